@@ -1,0 +1,8 @@
+// Build script: generates the parser from grammar/toy.lalrpop into OUT_DIR.
+fn main() {
+    lalrpop::Configuration::new()
+        .use_cargo_dir_conventions()
+        .emit_rerun_directives(true)
+        .process()
+        .unwrap();
+}
