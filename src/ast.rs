@@ -27,11 +27,31 @@ pub struct Expr {
 pub enum StmtKind {
     Expr(Expr),
     /// `a = b = value`: targets in source order, then the value.
-    Assign { targets: Vec<Expr>, value: Expr },
-    AugAssign { target: Expr, op: BinOp, value: Expr },
-    If { test: Expr, body: Vec<Stmt>, orelse: Vec<Stmt> },
-    While { test: Expr, body: Vec<Stmt>, orelse: Vec<Stmt> },
-    For { target: Expr, iter: Expr, body: Vec<Stmt>, orelse: Vec<Stmt> },
+    Assign {
+        targets: Vec<Expr>,
+        value: Expr,
+    },
+    AugAssign {
+        target: Expr,
+        op: BinOp,
+        value: Expr,
+    },
+    If {
+        test: Expr,
+        body: Vec<Stmt>,
+        orelse: Vec<Stmt>,
+    },
+    While {
+        test: Expr,
+        body: Vec<Stmt>,
+        orelse: Vec<Stmt>,
+    },
+    For {
+        target: Expr,
+        iter: Expr,
+        body: Vec<Stmt>,
+        orelse: Vec<Stmt>,
+    },
     Break,
     Continue,
     Pass,
@@ -40,15 +60,32 @@ pub enum StmtKind {
     Global(Vec<String>),
     Nonlocal(Vec<String>),
     Del(Vec<Expr>),
-    Assert { test: Expr, msg: Option<Expr> },
+    Assert {
+        test: Expr,
+        msg: Option<Expr>,
+    },
     /// `raise`, `raise E`, `raise E from C` (cause kept for completeness).
-    Raise { exc: Option<Expr>, cause: Option<Expr> },
-    Try { body: Vec<Stmt>, handlers: Vec<Handler>, orelse: Vec<Stmt>, finalbody: Vec<Stmt> },
-    With { items: Vec<WithItem>, body: Vec<Stmt> },
+    Raise {
+        exc: Option<Expr>,
+        cause: Option<Expr>,
+    },
+    Try {
+        body: Vec<Stmt>,
+        handlers: Vec<Handler>,
+        orelse: Vec<Stmt>,
+        finalbody: Vec<Stmt>,
+    },
+    With {
+        items: Vec<WithItem>,
+        body: Vec<Stmt>,
+    },
     /// `import a.b as c, d`
     Import(Vec<Alias>),
     /// `from m import a, b as c` (`names` empty never; `*` is not supported)
-    ImportFrom { module: String, names: Vec<Alias> },
+    ImportFrom {
+        module: String,
+        names: Vec<Alias>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -112,19 +149,52 @@ pub enum ExprKind {
     None,
     /// `...` (Ellipsis) is accepted only so that `...` as a statement parses.
     Ellipsis,
-    BinOp { left: Box<Expr>, op: BinOp, right: Box<Expr> },
-    UnaryOp { op: UnaryOp, operand: Box<Expr> },
+    BinOp {
+        left: Box<Expr>,
+        op: BinOp,
+        right: Box<Expr>,
+    },
+    UnaryOp {
+        op: UnaryOp,
+        operand: Box<Expr>,
+    },
     /// `a and b and c` / `a or b`: all operands, at least two.
-    BoolOp { op: BoolOp, values: Vec<Expr> },
+    BoolOp {
+        op: BoolOp,
+        values: Vec<Expr>,
+    },
     /// `a < b <= c`: the first operand, then (op, operand) pairs.
-    Compare { left: Box<Expr>, ops: Vec<(CmpOp, Expr)> },
-    IfExp { test: Box<Expr>, body: Box<Expr>, orelse: Box<Expr> },
-    Lambda { params: Box<Params>, body: Box<Expr> },
-    Call { func: Box<Expr>, args: Vec<Arg> },
-    Attribute { value: Box<Expr>, attr: String },
-    Subscript { value: Box<Expr>, index: Box<Expr> },
+    Compare {
+        left: Box<Expr>,
+        ops: Vec<(CmpOp, Expr)>,
+    },
+    IfExp {
+        test: Box<Expr>,
+        body: Box<Expr>,
+        orelse: Box<Expr>,
+    },
+    Lambda {
+        params: Box<Params>,
+        body: Box<Expr>,
+    },
+    Call {
+        func: Box<Expr>,
+        args: Vec<Arg>,
+    },
+    Attribute {
+        value: Box<Expr>,
+        attr: String,
+    },
+    Subscript {
+        value: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// `lower:upper:step` inside a subscript; any part may be missing.
-    Slice { lower: Option<Box<Expr>>, upper: Option<Box<Expr>>, step: Option<Box<Expr>> },
+    Slice {
+        lower: Option<Box<Expr>>,
+        upper: Option<Box<Expr>>,
+        step: Option<Box<Expr>>,
+    },
     /// `*x` in a display, an assignment target or a call's positional arguments.
     Starred(Box<Expr>),
     List(Vec<Expr>),
@@ -132,10 +202,23 @@ pub enum ExprKind {
     Set(Vec<Expr>),
     /// `{k: v, **d}`: `None` key means `**value`.
     Dict(Vec<(Option<Expr>, Expr)>),
-    ListComp { elt: Box<Expr>, generators: Vec<Comprehension> },
-    SetComp { elt: Box<Expr>, generators: Vec<Comprehension> },
-    DictComp { key: Box<Expr>, value: Box<Expr>, generators: Vec<Comprehension> },
-    GeneratorExp { elt: Box<Expr>, generators: Vec<Comprehension> },
+    ListComp {
+        elt: Box<Expr>,
+        generators: Vec<Comprehension>,
+    },
+    SetComp {
+        elt: Box<Expr>,
+        generators: Vec<Comprehension>,
+    },
+    DictComp {
+        key: Box<Expr>,
+        value: Box<Expr>,
+        generators: Vec<Comprehension>,
+    },
+    GeneratorExp {
+        elt: Box<Expr>,
+        generators: Vec<Comprehension>,
+    },
 }
 
 /// An integer literal: small ones fit in i64, larger ones keep their decimal digits.
@@ -150,7 +233,11 @@ pub enum IntLit {
 pub enum FPart {
     Lit(String),
     /// `{expr!conv:spec}`; the spec itself may contain nested replacement fields.
-    Value { expr: Box<Expr>, conversion: Option<char>, spec: Option<Vec<FPart>> },
+    Value {
+        expr: Box<Expr>,
+        conversion: Option<char>,
+        spec: Option<Vec<FPart>>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +318,12 @@ pub struct SyntaxError {
 
 impl SyntaxError {
     pub fn new(msg: impl Into<String>, pos: Pos) -> Self {
-        SyntaxError { kind: "SyntaxError", msg: msg.into(), pos, end_col: None, at_eof: false }
+        SyntaxError {
+            kind: "SyntaxError",
+            msg: msg.into(),
+            pos,
+            end_col: None,
+            at_eof: false,
+        }
     }
 }

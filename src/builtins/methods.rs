@@ -1,0 +1,1468 @@
+//! Methods of the built-in types: str, list, dict, set, tuple (spec §5), and dict views.
+//!
+//! Each method is a builtin whose first argument is the receiver. `lookup` finds a method by
+//! the receiver's type and name and returns a shared, prebuilt builtin value (no allocation
+//! per call): `LoadMethod`/`CallMethod` then pass the receiver as the first argument.
+
+use std::sync::{Arc, OnceLock};
+
+use rustc_hash::FxHashMap;
+
+use super::args;
+use crate::dict::{hash_value, DictTable, SetTable};
+use crate::exceptions::{ExcKind, ExcObj};
+use crate::ops::{self, err, type_error};
+use crate::value::*;
+use crate::vm::Vm;
+
+type Kw<'a> = &'a [(Arc<str>, Value)];
+type Table = &'static [(&'static str, BuiltinFnPtr)];
+
+const STR_METHODS: Table = &[
+    ("split", str_split),
+    ("rsplit", str_rsplit),
+    ("join", str_join),
+    ("strip", str_strip),
+    ("lstrip", str_lstrip),
+    ("rstrip", str_rstrip),
+    ("upper", str_upper),
+    ("lower", str_lower),
+    ("replace", str_replace),
+    ("startswith", str_startswith),
+    ("endswith", str_endswith),
+    ("find", str_find),
+    ("rfind", str_rfind),
+    ("index", str_index),
+    ("rindex", str_rindex),
+    ("count", str_count),
+    ("format", str_format),
+    ("isdigit", str_isdigit),
+    ("isnumeric", str_isdigit),
+    ("isdecimal", str_isdigit),
+    ("isalpha", str_isalpha),
+    ("isalnum", str_isalnum),
+    ("isspace", str_isspace),
+    ("isupper", str_isupper),
+    ("islower", str_islower),
+    ("splitlines", str_splitlines),
+    ("zfill", str_zfill),
+    ("ljust", str_ljust),
+    ("rjust", str_rjust),
+    ("center", str_center),
+    ("title", str_title),
+    ("capitalize", str_capitalize),
+    ("swapcase", str_swapcase),
+    ("partition", str_partition),
+    ("rpartition", str_rpartition),
+];
+
+const LIST_METHODS: Table = &[
+    ("append", list_append),
+    ("extend", list_extend),
+    ("insert", list_insert),
+    ("pop", list_pop),
+    ("remove", list_remove),
+    ("index", list_index),
+    ("count", list_count),
+    ("sort", list_sort),
+    ("reverse", list_reverse),
+    ("copy", list_copy),
+    ("clear", list_clear),
+];
+
+const DICT_METHODS: Table = &[
+    ("get", dict_get),
+    ("keys", dict_keys),
+    ("values", dict_values),
+    ("items", dict_items),
+    ("pop", dict_pop),
+    ("popitem", dict_popitem),
+    ("setdefault", dict_setdefault),
+    ("update", dict_update),
+    ("copy", dict_copy),
+    ("clear", dict_clear),
+];
+
+const SET_METHODS: Table = &[
+    ("add", set_add),
+    ("remove", set_remove),
+    ("discard", set_discard),
+    ("pop", set_pop),
+    ("union", set_union),
+    ("intersection", set_intersection),
+    ("difference", set_difference),
+    ("symmetric_difference", set_symmetric_difference),
+    ("issubset", set_issubset),
+    ("issuperset", set_issuperset),
+    ("isdisjoint", set_isdisjoint),
+    ("update", set_update),
+    ("copy", set_copy),
+    ("clear", set_clear),
+];
+
+const TUPLE_METHODS: Table = &[("count", tuple_count), ("index", tuple_index)];
+
+const EXC_METHODS: Table = &[("with_traceback", exc_with_traceback)];
+
+struct Registry {
+    by_type: FxHashMap<(u8, &'static str), Value>,
+}
+
+fn type_tag(v: &Value) -> Option<(u8, Table, &'static str)> {
+    Some(match v {
+        Value::Str(_) => (0, STR_METHODS, "str"),
+        Value::List(_) => (1, LIST_METHODS, "list"),
+        Value::Dict(_) => (2, DICT_METHODS, "dict"),
+        Value::Set(_) => (3, SET_METHODS, "set"),
+        Value::Tuple(_) => (4, TUPLE_METHODS, "tuple"),
+        Value::Exc(_) => (5, EXC_METHODS, "BaseException"),
+        _ => return None,
+    })
+}
+
+fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(|| {
+        let mut by_type = FxHashMap::default();
+        for (tag, table, owner) in [
+            (0u8, STR_METHODS, "str"),
+            (1, LIST_METHODS, "list"),
+            (2, DICT_METHODS, "dict"),
+            (3, SET_METHODS, "set"),
+            (4, TUPLE_METHODS, "tuple"),
+            (5, EXC_METHODS, "BaseException"),
+        ] {
+            for (name, f) in table.iter() {
+                let b = Builtin {
+                    name,
+                    func: *f,
+                    method: true,
+                    bound: None,
+                    owner: Some(owner),
+                };
+                by_type.insert((tag, *name), Value::Builtin(Arc::new(b)));
+            }
+        }
+        Registry { by_type }
+    })
+}
+
+/// The method `name` of `v`'s type, as an unbound method builtin (receiver = first argument).
+pub fn lookup(v: &Value, name: &str) -> Option<Value> {
+    let (tag, table, _) = type_tag(v)?;
+    let (static_name, _) = table.iter().find(|(n, _)| *n == name)?;
+    registry().by_type.get(&(tag, *static_name)).cloned()
+}
+
+/// `str.lower`, `list.append`, …: the unbound method of a type.
+pub fn lookup_type_attr(t: TypeKind, name: &str) -> Option<Value> {
+    let sample = match t {
+        TypeKind::Str => Value::str(""),
+        TypeKind::List => Value::list(Vec::new()),
+        TypeKind::Dict => Value::dict(DictTable::new()),
+        TypeKind::Set => Value::set(SetTable::new()),
+        TypeKind::Tuple => Value::tuple(Vec::new()),
+        _ => return None,
+    };
+    lookup(&sample, name)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Receivers and small helpers
+// ---------------------------------------------------------------------------------------------
+
+fn recv_str<'a>(a: &'a [Value], name: &str) -> PResult<&'a Arc<StrObj>> {
+    match a.first() {
+        Some(Value::Str(s)) => Ok(s),
+        Some(v) => type_error(format!(
+            "descriptor '{}' for 'str' objects doesn't apply to a '{}' object",
+            name,
+            v.type_name()
+        )),
+        None => type_error(format!("unbound method str.{}() needs an argument", name)),
+    }
+}
+
+fn recv_list<'a>(a: &'a [Value], name: &str) -> PResult<&'a Arc<ListObj>> {
+    match a.first() {
+        Some(Value::List(l)) => Ok(l),
+        _ => type_error(format!(
+            "descriptor '{}' for 'list' objects doesn't apply to this object",
+            name
+        )),
+    }
+}
+
+fn recv_dict<'a>(a: &'a [Value], name: &str) -> PResult<&'a Arc<DictObj>> {
+    match a.first() {
+        Some(Value::Dict(d)) => Ok(d),
+        _ => type_error(format!(
+            "descriptor '{}' for 'dict' objects doesn't apply to this object",
+            name
+        )),
+    }
+}
+
+fn recv_set<'a>(a: &'a [Value], name: &str) -> PResult<&'a Arc<SetObj>> {
+    match a.first() {
+        Some(Value::Set(s)) => Ok(s),
+        _ => type_error(format!(
+            "descriptor '{}' for 'set' objects doesn't apply to this object",
+            name
+        )),
+    }
+}
+
+/// Arity check for a method: `list.append() takes exactly one argument (0 given)`.
+fn arity(qual: &str, a: &[Value], min: usize, max: usize) -> PResult<()> {
+    let given = a.len() - 1;
+    if given < min || given > max {
+        if min == max {
+            return match min {
+                0 => type_error(format!("{}() takes no arguments ({} given)", qual, given)),
+                1 => type_error(format!(
+                    "{}() takes exactly one argument ({} given)",
+                    qual, given
+                )),
+                n => type_error(format!("{} expected {} arguments, got {}", qual, n, given)),
+            };
+        }
+        if given < min {
+            return type_error(format!(
+                "{} expected at least {} argument{}, got {}",
+                qual,
+                min,
+                if min == 1 { "" } else { "s" },
+                given
+            ));
+        }
+        return type_error(format!(
+            "{} expected at most {} argument{}, got {}",
+            qual,
+            max,
+            if max == 1 { "" } else { "s" },
+            given
+        ));
+    }
+    Ok(())
+}
+
+fn str_of<'a>(v: &'a Value, what: &str) -> PResult<&'a str> {
+    match v {
+        Value::Str(s) => Ok(&s.s),
+        _ => type_error(format!("{} must be str, not {}", what, v.type_name())),
+    }
+}
+
+fn opt_index(v: Option<&Value>) -> PResult<Option<i64>> {
+    match v {
+        None | Some(Value::None) => Ok(None),
+        Some(x) => Ok(Some(ops::as_index(x, || {
+            "slice indices must be integers or None or have an __index__ method".to_string()
+        })?)),
+    }
+}
+
+/// Python's (start, end) clamp for find/count/startswith, in code points.
+fn clamp_range(len: usize, start: Option<i64>, end: Option<i64>) -> (usize, usize) {
+    let n = len as i64;
+    let fix = |i: i64| -> i64 {
+        if i < 0 {
+            (i + n).max(0)
+        } else {
+            i.min(n)
+        }
+    };
+    let s = fix(start.unwrap_or(0));
+    let e = fix(end.unwrap_or(n));
+    (s as usize, e.max(s) as usize)
+}
+
+/// Byte offset of the code point index `ci` in `s`.
+fn byte_at(s: &str, ascii: bool, ci: usize) -> usize {
+    if ascii {
+        return ci.min(s.len());
+    }
+    s.char_indices().nth(ci).map(|(b, _)| b).unwrap_or(s.len())
+}
+
+fn char_index(s: &str, ascii: bool, byte: usize) -> usize {
+    if ascii {
+        byte
+    } else {
+        s[..byte].chars().count()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// str
+// ---------------------------------------------------------------------------------------------
+
+fn split_common(a: &[Value], kw: Kw, name: &str, from_right: bool) -> PResult<Value> {
+    let s = recv_str(a, name)?;
+    let k = args::kw(name, kw, &["sep", "maxsplit"])?;
+    arity(&format!("str.{}", name), a, 0, 2)?;
+    let sep = a.get(1).or(k[0]);
+    let maxsplit = match a.get(2).or(k[1]) {
+        Some(v) => ops::as_index(v, || {
+            format!(
+                "'{}' object cannot be interpreted as an integer",
+                v.type_name()
+            )
+        })?,
+        None => -1,
+    };
+    let text = &s.s;
+    let parts: Vec<String> = match sep {
+        None | Some(Value::None) => {
+            let mut out: Vec<String> = Vec::new();
+            if from_right {
+                let mut words: Vec<&str> = text.split_whitespace().collect();
+                if maxsplit >= 0 && words.len() > maxsplit as usize + 1 {
+                    // Keep the left remainder intact (up to its trailing whitespace).
+                    let keep = words.len() - maxsplit as usize;
+                    let mut rest = text.trim_end();
+                    let mut tail = Vec::new();
+                    for _ in 0..maxsplit {
+                        let idx = rest.rfind(|c: char| c.is_whitespace()).unwrap_or(0);
+                        tail.push(rest[idx..].trim_start().to_string());
+                        rest = rest[..idx].trim_end();
+                    }
+                    let _ = keep;
+                    out.push(rest.to_string());
+                    tail.reverse();
+                    out.extend(tail);
+                    words.clear();
+                } else {
+                    out = words.iter().map(|w| w.to_string()).collect();
+                }
+                out
+            } else {
+                let mut rest = text.trim_start();
+                let mut count = 0;
+                while !rest.is_empty() {
+                    if maxsplit >= 0 && count >= maxsplit {
+                        out.push(rest.to_string());
+                        break;
+                    }
+                    let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+                    out.push(rest[..end].to_string());
+                    rest = rest[end..].trim_start();
+                    count += 1;
+                }
+                out
+            }
+        }
+        Some(v) => {
+            let sep = str_of(v, "must be str or None, not").map_err(|_| {
+                ExcObj::new(
+                    ExcKind::TypeError,
+                    format!("must be str or None, not {}", v.type_name()),
+                )
+            })?;
+            if sep.is_empty() {
+                return err(ExcKind::ValueError, "empty separator");
+            }
+            if maxsplit < 0 {
+                text.split(sep).map(|x| x.to_string()).collect()
+            } else if from_right {
+                let mut v: Vec<String> = text
+                    .rsplitn(maxsplit as usize + 1, sep)
+                    .map(|x| x.to_string())
+                    .collect();
+                v.reverse();
+                v
+            } else {
+                text.splitn(maxsplit as usize + 1, sep)
+                    .map(|x| x.to_string())
+                    .collect()
+            }
+        }
+    };
+    Ok(Value::list(parts.into_iter().map(Value::str).collect()))
+}
+
+fn str_split(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    split_common(a, kw, "split", false)
+}
+fn str_rsplit(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    split_common(a, kw, "rsplit", true)
+}
+
+fn str_join(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_str(a, "join")?;
+    arity("str.join", a, 1, 1)?;
+    let items = vm.collect_iterable(&a[1])?;
+    let mut out = String::new();
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(&s.s);
+        }
+        match x {
+            Value::Str(t) => out.push_str(&t.s),
+            other => {
+                return type_error(format!(
+                    "sequence item {}: expected str instance, {} found",
+                    i,
+                    other.type_name()
+                ))
+            }
+        }
+    }
+    Ok(Value::str(out))
+}
+
+fn strip_common(a: &[Value], name: &str, left: bool, right: bool) -> PResult<Value> {
+    let s = recv_str(a, name)?;
+    arity(&format!("str.{}", name), a, 0, 1)?;
+    let out = match a.get(1) {
+        None | Some(Value::None) => {
+            let mut t: &str = &s.s;
+            if left {
+                t = t.trim_start();
+            }
+            if right {
+                t = t.trim_end();
+            }
+            t.to_string()
+        }
+        Some(Value::Str(chars)) => {
+            let set: Vec<char> = chars.s.chars().collect();
+            let mut t: &str = &s.s;
+            if left {
+                t = t.trim_start_matches(|c| set.contains(&c));
+            }
+            if right {
+                t = t.trim_end_matches(|c| set.contains(&c));
+            }
+            t.to_string()
+        }
+        Some(v) => {
+            return type_error(format!("{} arg must be None or str", name)).map_err(|e| {
+                let _ = v;
+                e
+            })
+        }
+    };
+    Ok(Value::str(out))
+}
+
+fn str_strip(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    strip_common(a, "strip", true, true)
+}
+fn str_lstrip(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    strip_common(a, "lstrip", true, false)
+}
+fn str_rstrip(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    strip_common(a, "rstrip", false, true)
+}
+
+fn str_upper(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_str(a, "upper")?;
+    arity("str.upper", a, 0, 0)?;
+    Ok(Value::str(s.s.to_uppercase()))
+}
+fn str_lower(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_str(a, "lower")?;
+    arity("str.lower", a, 0, 0)?;
+    Ok(Value::str(s.s.to_lowercase()))
+}
+fn str_swapcase(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_str(a, "swapcase")?;
+    Ok(Value::str(
+        s.s.chars()
+            .map(|c| {
+                if c.is_uppercase() {
+                    c.to_lowercase().collect::<String>()
+                } else {
+                    c.to_uppercase().collect()
+                }
+            })
+            .collect::<String>(),
+    ))
+}
+fn str_title(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_str(a, "title")?;
+    let mut out = String::new();
+    let mut prev_cased = false;
+    for c in s.s.chars() {
+        if prev_cased {
+            out.extend(c.to_lowercase());
+        } else {
+            out.extend(c.to_uppercase());
+        }
+        prev_cased = c.is_alphabetic();
+    }
+    Ok(Value::str(out))
+}
+fn str_capitalize(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_str(a, "capitalize")?;
+    let mut cs = s.s.chars();
+    let out = match cs.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + &cs.as_str().to_lowercase(),
+        None => String::new(),
+    };
+    Ok(Value::str(out))
+}
+
+fn str_replace(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_str(a, "replace")?;
+    arity("replace", a, 2, 3)?;
+    let old = str_of(&a[1], "replace() argument 1").map_err(|_| {
+        ExcObj::new(
+            ExcKind::TypeError,
+            format!("replace() argument 1 must be str, not {}", a[1].type_name()),
+        )
+    })?;
+    let new = str_of(&a[2], "replace() argument 2").map_err(|_| {
+        ExcObj::new(
+            ExcKind::TypeError,
+            format!("replace() argument 2 must be str, not {}", a[2].type_name()),
+        )
+    })?;
+    let count = match a.get(3) {
+        Some(v) => ops::as_index(v, || {
+            format!(
+                "'{}' object cannot be interpreted as an integer",
+                v.type_name()
+            )
+        })?,
+        None => -1,
+    };
+    let out = if count < 0 {
+        s.s.replace(old, new)
+    } else if old.is_empty() {
+        // Python inserts `new` between characters (and at both ends), up to count times.
+        let mut out = String::new();
+        let mut n = 0;
+        for c in s.s.chars() {
+            if n < count {
+                out.push_str(new);
+                n += 1;
+            }
+            out.push(c);
+        }
+        if n < count {
+            out.push_str(new);
+        }
+        out
+    } else {
+        s.s.replacen(old, new, count as usize)
+    };
+    Ok(Value::str(out))
+}
+
+fn prefix_common(a: &[Value], name: &str, start: bool) -> PResult<Value> {
+    let s = recv_str(a, name)?;
+    arity(&format!("str.{}", name), a, 1, 3)?;
+    let (lo, hi) = clamp_range(s.char_len(), opt_index(a.get(2))?, opt_index(a.get(3))?);
+    if a.len() > 2 && lo > s.char_len() {
+        return Ok(Value::Bool(false));
+    }
+    let bl = byte_at(&s.s, s.ascii, lo);
+    let bh = byte_at(&s.s, s.ascii, hi);
+    let hay = &s.s[bl..bh];
+    let test = |p: &str| {
+        if start {
+            hay.starts_with(p)
+        } else {
+            hay.ends_with(p)
+        }
+    };
+    match &a[1] {
+        Value::Str(p) => Ok(Value::Bool(test(&p.s))),
+        Value::Tuple(t) => {
+            for x in t.items.iter() {
+                match x {
+                    Value::Str(p) => {
+                        if test(&p.s) {
+                            return Ok(Value::Bool(true));
+                        }
+                    }
+                    other => {
+                        return type_error(format!(
+                            "tuple for {} must only contain str, not {}",
+                            name,
+                            other.type_name()
+                        ))
+                    }
+                }
+            }
+            Ok(Value::Bool(false))
+        }
+        v => type_error(format!(
+            "{} first arg must be str or a tuple of str, not {}",
+            name,
+            v.type_name()
+        )),
+    }
+}
+
+fn str_startswith(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    prefix_common(a, "startswith", true)
+}
+fn str_endswith(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    prefix_common(a, "endswith", false)
+}
+
+/// find/rfind/index/rindex/count share the argument handling.
+fn find_common(a: &[Value], name: &str, rev: bool) -> PResult<Option<usize>> {
+    let s = recv_str(a, name)?;
+    arity(name, a, 1, 3)?;
+    let sub = match &a[1] {
+        Value::Str(p) => &p.s,
+        v => return type_error(format!("must be str, not {}", v.type_name())),
+    };
+    let n = s.char_len();
+    let (lo, hi) = clamp_range(n, opt_index(a.get(2))?, opt_index(a.get(3))?);
+    if lo > n || (hi < lo) {
+        return Ok(None);
+    }
+    let bl = byte_at(&s.s, s.ascii, lo);
+    let bh = byte_at(&s.s, s.ascii, hi);
+    let hay = &s.s[bl..bh];
+    let found = if rev {
+        hay.rfind(sub.as_str())
+    } else {
+        hay.find(sub.as_str())
+    };
+    Ok(found.map(|b| lo + char_index(hay, s.ascii, b)))
+}
+
+fn str_find(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(Value::Int(
+        find_common(a, "find", false)?
+            .map(|i| i as i64)
+            .unwrap_or(-1),
+    ))
+}
+fn str_rfind(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(Value::Int(
+        find_common(a, "rfind", true)?
+            .map(|i| i as i64)
+            .unwrap_or(-1),
+    ))
+}
+fn str_index(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    match find_common(a, "index", false)? {
+        Some(i) => Ok(Value::Int(i as i64)),
+        None => err(ExcKind::ValueError, "substring not found"),
+    }
+}
+fn str_rindex(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    match find_common(a, "rindex", true)? {
+        Some(i) => Ok(Value::Int(i as i64)),
+        None => err(ExcKind::ValueError, "substring not found"),
+    }
+}
+fn str_count(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_str(a, "count")?;
+    arity("count", a, 1, 3)?;
+    let sub = match &a[1] {
+        Value::Str(p) => p.s.clone(),
+        v => return type_error(format!("must be str, not {}", v.type_name())),
+    };
+    let n = s.char_len();
+    let (lo, hi) = clamp_range(n, opt_index(a.get(2))?, opt_index(a.get(3))?);
+    if lo > n {
+        return Ok(Value::Int(0));
+    }
+    let hay = &s.s[byte_at(&s.s, s.ascii, lo)..byte_at(&s.s, s.ascii, hi)];
+    let c = if sub.is_empty() {
+        hay.chars().count() + 1
+    } else {
+        hay.matches(sub.as_str()).count()
+    };
+    Ok(Value::Int(c as i64))
+}
+
+fn char_test(a: &[Value], name: &str, f: fn(char) -> bool) -> PResult<Value> {
+    let s = recv_str(a, name)?;
+    Ok(Value::Bool(!s.s.is_empty() && s.s.chars().all(f)))
+}
+fn str_isdigit(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    char_test(a, "isdigit", |c| c.is_numeric())
+}
+fn str_isalpha(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    char_test(a, "isalpha", |c| c.is_alphabetic())
+}
+fn str_isalnum(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    char_test(a, "isalnum", |c| c.is_alphanumeric())
+}
+fn str_isspace(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    char_test(a, "isspace", |c| c.is_whitespace())
+}
+fn str_isupper(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_str(a, "isupper")?;
+    Ok(Value::Bool(
+        s.s.chars().any(|c| c.is_uppercase()) && !s.s.chars().any(|c| c.is_lowercase()),
+    ))
+}
+fn str_islower(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_str(a, "islower")?;
+    Ok(Value::Bool(
+        s.s.chars().any(|c| c.is_lowercase()) && !s.s.chars().any(|c| c.is_uppercase()),
+    ))
+}
+
+fn str_splitlines(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let s = recv_str(a, "splitlines")?;
+    let k = args::kw("splitlines", kw, &["keepends"])?;
+    let keep = a.get(1).or(k[0]).map(|v| v.truthy()).unwrap_or(false);
+    let mut out = Vec::new();
+    let text = &s.s;
+    let mut start = 0;
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let (b, c) = chars[i];
+        let is_break = matches!(
+            c,
+            '\n' | '\r'
+                | '\x0b'
+                | '\x0c'
+                | '\x1c'
+                | '\x1d'
+                | '\x1e'
+                | '\u{85}'
+                | '\u{2028}'
+                | '\u{2029}'
+        );
+        if is_break {
+            let mut end = b + c.len_utf8();
+            if c == '\r' && i + 1 < chars.len() && chars[i + 1].1 == '\n' {
+                end += 1;
+                i += 1;
+            }
+            out.push(Value::str(if keep {
+                &text[start..end]
+            } else {
+                &text[start..b]
+            }));
+            start = end;
+        }
+        i += 1;
+    }
+    if start < text.len() {
+        out.push(Value::str(&text[start..]));
+    }
+    Ok(Value::list(out))
+}
+
+fn fill_char(v: Option<&Value>) -> PResult<char> {
+    match v {
+        None => Ok(' '),
+        Some(Value::Str(s)) if s.char_len() == 1 => Ok(s.s.chars().next().unwrap()),
+        Some(Value::Str(_)) => type_error("The fill character must be exactly one character long"),
+        Some(v) => type_error(format!(
+            "The fill character must be a unicode character, not {}",
+            v.type_name()
+        )),
+    }
+}
+
+fn pad_common(a: &[Value], name: &str, how: char) -> PResult<Value> {
+    let s = recv_str(a, name)?;
+    arity(name, a, 1, 2)?;
+    let width = ops::as_index(&a[1], || {
+        format!(
+            "'{}' object cannot be interpreted as an integer",
+            a[1].type_name()
+        )
+    })?;
+    let fill = fill_char(a.get(2))?;
+    let n = s.char_len() as i64;
+    if width <= n {
+        return Ok(a[0].clone());
+    }
+    let pad = (width - n) as usize;
+    let (left, right) = match how {
+        '<' => (0, pad),
+        '>' => (pad, 0),
+        _ => {
+            // CPython's centering: extra space goes left when the width is odd.
+            let left = pad / 2 + (pad & width as usize & 1);
+            (left, pad - left)
+        }
+    };
+    let mut out = String::new();
+    out.extend(std::iter::repeat(fill).take(left));
+    out.push_str(&s.s);
+    out.extend(std::iter::repeat(fill).take(right));
+    Ok(Value::str(out))
+}
+
+fn str_ljust(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    pad_common(a, "ljust", '<')
+}
+fn str_rjust(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    pad_common(a, "rjust", '>')
+}
+fn str_center(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    pad_common(a, "center", '^')
+}
+
+fn str_zfill(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_str(a, "zfill")?;
+    arity("str.zfill", a, 1, 1)?;
+    let width = ops::as_index(&a[1], || {
+        format!(
+            "'{}' object cannot be interpreted as an integer",
+            a[1].type_name()
+        )
+    })?;
+    let n = s.char_len() as i64;
+    if width <= n {
+        return Ok(a[0].clone());
+    }
+    let pad = "0".repeat((width - n) as usize);
+    let out = if s.s.starts_with('+') || s.s.starts_with('-') {
+        format!("{}{}{}", &s.s[..1], pad, &s.s[1..])
+    } else {
+        format!("{}{}", pad, s.s)
+    };
+    Ok(Value::str(out))
+}
+
+fn partition_common(a: &[Value], name: &str, rev: bool) -> PResult<Value> {
+    let s = recv_str(a, name)?;
+    arity(&format!("str.{}", name), a, 1, 1)?;
+    let sep = match &a[1] {
+        Value::Str(p) => p.s.clone(),
+        v => return type_error(format!("must be str, not {}", v.type_name())),
+    };
+    if sep.is_empty() {
+        return err(ExcKind::ValueError, "empty separator");
+    }
+    let found = if rev { s.s.rfind(&sep) } else { s.s.find(&sep) };
+    let parts = match found {
+        Some(i) => [
+            s.s[..i].to_string(),
+            sep.clone(),
+            s.s[i + sep.len()..].to_string(),
+        ],
+        None if rev => [String::new(), String::new(), s.s.clone()],
+        None => [s.s.clone(), String::new(), String::new()],
+    };
+    Ok(Value::tuple(parts.into_iter().map(Value::str).collect()))
+}
+fn str_partition(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    partition_common(a, "partition", false)
+}
+fn str_rpartition(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    partition_common(a, "rpartition", true)
+}
+
+/// `str.format`: `{}`, `{0}`, `{name}`, `{0[1]}`, `{!r}`, `{:spec}`, `{{`/`}}`.
+fn str_format(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let s = recv_str(a, "format")?;
+    let pos = &a[1..];
+    let fmt: Vec<char> = s.s.chars().collect();
+    let mut out = String::new();
+    let mut auto = 0usize;
+    let mut manual = false;
+    let mut i = 0;
+    while i < fmt.len() {
+        let c = fmt[i];
+        if c == '{' {
+            if i + 1 < fmt.len() && fmt[i + 1] == '{' {
+                out.push('{');
+                i += 2;
+                continue;
+            }
+            // Find the matching '}' (allowing one level of nested braces in the spec).
+            let mut depth = 1;
+            let mut j = i + 1;
+            while j < fmt.len() && depth > 0 {
+                if fmt[j] == '{' {
+                    depth += 1;
+                } else if fmt[j] == '}' {
+                    depth -= 1;
+                }
+                if depth > 0 {
+                    j += 1;
+                }
+            }
+            if j >= fmt.len() {
+                return err(ExcKind::ValueError, "expected '}' before end of string");
+            }
+            let field: String = fmt[i + 1..j].iter().collect();
+            i = j + 1;
+            let (head, spec) = match field.find(':') {
+                Some(p) => (field[..p].to_string(), field[p + 1..].to_string()),
+                None => (field.clone(), String::new()),
+            };
+            let (name, conv) = match head.find('!') {
+                Some(p) => (head[..p].to_string(), Some(head[p + 1..].to_string())),
+                None => (head, None),
+            };
+            // Split "name[idx].attr" into the first part and the rest.
+            let first_end = name.find(|ch| ch == '[' || ch == '.').unwrap_or(name.len());
+            let first = &name[..first_end];
+            let mut v = if first.is_empty() {
+                if manual {
+                    return err(ExcKind::ValueError, "cannot switch from manual field specification to automatic field numbering");
+                }
+                let idx = auto;
+                auto += 1;
+                match pos.get(idx) {
+                    Some(v) => v.clone(),
+                    None => {
+                        return err(
+                            ExcKind::IndexError,
+                            format!(
+                                "Replacement index {} out of range for positional args tuple",
+                                idx
+                            ),
+                        )
+                    }
+                }
+            } else if let Ok(idx) = first.parse::<usize>() {
+                if auto > 0 {
+                    return err(ExcKind::ValueError, "cannot switch from automatic field numbering to manual field specification");
+                }
+                manual = true;
+                match pos.get(idx) {
+                    Some(v) => v.clone(),
+                    None => {
+                        return err(
+                            ExcKind::IndexError,
+                            format!(
+                                "Replacement index {} out of range for positional args tuple",
+                                idx
+                            ),
+                        )
+                    }
+                }
+            } else {
+                match kw.iter().find(|(k, _)| **k == *first) {
+                    Some((_, v)) => v.clone(),
+                    None => {
+                        return Err(ExcObj::with_args(
+                            ExcKind::KeyError,
+                            vec![Value::str(first)],
+                        ))
+                    }
+                }
+            };
+            let mut rest = &name[first_end..];
+            while !rest.is_empty() {
+                if let Some(r) = rest.strip_prefix('[') {
+                    let close = r.find(']').ok_or_else(|| {
+                        ExcObj::new(ExcKind::ValueError, "Missing ']' in format string")
+                    })?;
+                    let key = &r[..close];
+                    let kv = match key.parse::<i64>() {
+                        Ok(n) => Value::Int(n),
+                        Err(_) => Value::str(key),
+                    };
+                    v = super::subscript::get_item(&v, &kv)?;
+                    rest = &r[close + 1..];
+                } else if let Some(r) = rest.strip_prefix('.') {
+                    let end = r.find(|ch| ch == '[' || ch == '.').unwrap_or(r.len());
+                    v = vm.get_attr(&v, &r[..end])?;
+                    rest = &r[end..];
+                } else {
+                    break;
+                }
+            }
+            let v = match conv.as_deref() {
+                Some("r") => Value::str(ops::repr_plain(&v)),
+                Some("s") => Value::str(ops::to_str(&v)),
+                Some("a") => Value::str(super::ascii_of(&ops::repr_plain(&v))),
+                Some(_) => return err(ExcKind::ValueError, "Unknown conversion specifier"),
+                None => v,
+            };
+            // Nested fields in the spec: `{:{width}}`.
+            let spec = if spec.contains('{') {
+                let inner = Value::str(spec);
+                let mut args_v = vec![inner];
+                args_v.extend(pos.iter().cloned());
+                match str_format(vm, &args_v, kw)? {
+                    Value::Str(x) => x.s.clone(),
+                    _ => String::new(),
+                }
+            } else {
+                spec
+            };
+            out.push_str(&super::format_value(&v, &spec)?);
+        } else if c == '}' {
+            if i + 1 < fmt.len() && fmt[i + 1] == '}' {
+                out.push('}');
+                i += 2;
+                continue;
+            }
+            return err(
+                ExcKind::ValueError,
+                "Single '}' encountered in format string",
+            );
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    Ok(Value::str(out))
+}
+
+// ---------------------------------------------------------------------------------------------
+// list
+// ---------------------------------------------------------------------------------------------
+
+fn list_append(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let l = recv_list(a, "append")?;
+    arity("list.append", a, 1, 1)?;
+    l.items.lock().push(a[1].clone());
+    Ok(Value::None)
+}
+
+fn list_extend(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let l = recv_list(a, "extend")?;
+    arity("list.extend", a, 1, 1)?;
+    let items = vm.collect_iterable(&a[1])?;
+    l.items.lock().extend(items);
+    Ok(Value::None)
+}
+
+fn list_insert(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let l = recv_list(a, "insert")?;
+    if a.len() != 3 {
+        return type_error(format!("insert expected 2 arguments, got {}", a.len() - 1));
+    }
+    let i = ops::as_index(&a[1], || {
+        format!(
+            "'{}' object cannot be interpreted as an integer",
+            a[1].type_name()
+        )
+    })?;
+    let mut items = l.items.lock();
+    let n = items.len() as i64;
+    let j = if i < 0 { (i + n).max(0) } else { i.min(n) };
+    items.insert(j as usize, a[2].clone());
+    Ok(Value::None)
+}
+
+fn list_pop(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let l = recv_list(a, "pop")?;
+    arity("pop", a, 0, 1)?;
+    let mut items = l.items.lock();
+    if items.is_empty() {
+        return err(ExcKind::IndexError, "pop from empty list");
+    }
+    let n = items.len() as i64;
+    let i = match a.get(1) {
+        Some(v) => ops::as_index(v, || {
+            format!(
+                "'{}' object cannot be interpreted as an integer",
+                v.type_name()
+            )
+        })?,
+        None => -1,
+    };
+    let j = if i < 0 { i + n } else { i };
+    if j < 0 || j >= n {
+        return err(ExcKind::IndexError, "pop index out of range");
+    }
+    Ok(items.remove(j as usize))
+}
+
+fn list_remove(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let l = recv_list(a, "remove")?;
+    arity("list.remove", a, 1, 1)?;
+    let snapshot = l.items.lock().clone();
+    for (i, x) in snapshot.iter().enumerate() {
+        if x.is(&a[1]) || ops::eq(x, &a[1]) {
+            let mut items = l.items.lock();
+            if i < items.len() {
+                items.remove(i);
+            }
+            return Ok(Value::None);
+        }
+    }
+    err(ExcKind::ValueError, "list.remove(x): x not in list")
+}
+
+fn seq_index(items: &[Value], a: &[Value], not_found: String) -> PResult<Value> {
+    let n = items.len();
+    let (lo, hi) = clamp_range(n, opt_index(a.get(2))?, opt_index(a.get(3))?);
+    for (i, item) in items.iter().enumerate().take(hi).skip(lo) {
+        if item.is(&a[1]) || ops::eq(item, &a[1]) {
+            return Ok(Value::Int(i as i64));
+        }
+    }
+    err(ExcKind::ValueError, not_found)
+}
+
+fn list_index(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let l = recv_list(a, "index")?;
+    arity("index", a, 1, 3)?;
+    let items = l.items.lock().clone();
+    seq_index(
+        &items,
+        a,
+        format!("{} is not in list", ops::repr_plain(&a[1])),
+    )
+}
+
+fn list_count(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let l = recv_list(a, "count")?;
+    arity("list.count", a, 1, 1)?;
+    let items = l.items.lock().clone();
+    Ok(Value::Int(
+        items
+            .iter()
+            .filter(|x| x.is(&a[1]) || ops::eq(x, &a[1]))
+            .count() as i64,
+    ))
+}
+
+fn list_sort(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let l = recv_list(a, "sort")?;
+    if a.len() > 1 {
+        return type_error("sort() takes no positional arguments");
+    }
+    let k = args::kw("sort", kw, &["key", "reverse"])?;
+    let key = k[0].filter(|v| !matches!(v, Value::None));
+    let reverse = k[1].map(|v| v.truthy()).unwrap_or(false);
+    // Python empties the list while sorting so that the key function sees it empty.
+    let mut items = std::mem::take(&mut *l.items.lock());
+    let r = super::sort_values(vm, &mut items, key, reverse);
+    *l.items.lock() = items;
+    r?;
+    Ok(Value::None)
+}
+
+fn list_reverse(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let l = recv_list(a, "reverse")?;
+    l.items.lock().reverse();
+    Ok(Value::None)
+}
+
+fn list_copy(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let l = recv_list(a, "copy")?;
+    let items = l.items.lock().clone();
+    Ok(Value::list(items))
+}
+
+fn list_clear(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let l = recv_list(a, "clear")?;
+    let old = std::mem::take(&mut *l.items.lock());
+    drop(old);
+    Ok(Value::None)
+}
+
+// ---------------------------------------------------------------------------------------------
+// dict
+// ---------------------------------------------------------------------------------------------
+
+fn dict_get(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let d = recv_dict(a, "get")?;
+    arity("get", a, 1, 2)?;
+    let h = hash_value(&a[1])?;
+    Ok(d.table
+        .lock()
+        .get(h, &a[1])
+        .unwrap_or_else(|| a.get(2).cloned().unwrap_or(Value::None)))
+}
+
+fn dict_keys(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let d = recv_dict(a, "keys")?;
+    Ok(Value::native(DictView {
+        dict: d.clone(),
+        kind: ViewKind::Keys,
+    }))
+}
+fn dict_values(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let d = recv_dict(a, "values")?;
+    Ok(Value::native(DictView {
+        dict: d.clone(),
+        kind: ViewKind::Values,
+    }))
+}
+fn dict_items(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let d = recv_dict(a, "items")?;
+    Ok(Value::native(DictView {
+        dict: d.clone(),
+        kind: ViewKind::Items,
+    }))
+}
+
+fn dict_pop(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let d = recv_dict(a, "pop")?;
+    arity("pop", a, 1, 2)?;
+    let h = hash_value(&a[1])?;
+    match d.table.lock().remove(h, &a[1]) {
+        Some((_, v)) => Ok(v),
+        None => match a.get(2) {
+            Some(dflt) => Ok(dflt.clone()),
+            None => Err(ExcObj::with_args(ExcKind::KeyError, vec![a[1].clone()])),
+        },
+    }
+}
+
+fn dict_popitem(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let d = recv_dict(a, "popitem")?;
+    match d.table.lock().pop_last() {
+        Some((k, v)) => Ok(Value::tuple(vec![k, v])),
+        None => err(ExcKind::KeyError, "popitem(): dictionary is empty"),
+    }
+}
+
+fn dict_setdefault(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let d = recv_dict(a, "setdefault")?;
+    arity("setdefault", a, 1, 2)?;
+    let h = hash_value(&a[1])?;
+    let mut t = d.table.lock();
+    if let Some(v) = t.get(h, &a[1]) {
+        return Ok(v);
+    }
+    let v = a.get(2).cloned().unwrap_or(Value::None);
+    t.insert(h, a[1].clone(), v.clone());
+    Ok(v)
+}
+
+fn dict_update(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let d = recv_dict(a, "update")?;
+    arity("update", a, 0, 1)?;
+    let mut t = d.table.lock().clone();
+    if let Some(src) = a.get(1) {
+        super::dict_update_from(vm, &mut t, src)?;
+    }
+    for (k, v) in kw {
+        let key = Value::str(k.to_string());
+        t.insert(hash_value(&key)?, key, v.clone());
+    }
+    *d.table.lock() = t;
+    Ok(Value::None)
+}
+
+fn dict_copy(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let d = recv_dict(a, "copy")?;
+    let t = d.table.lock().clone();
+    Ok(Value::dict(t))
+}
+
+fn dict_clear(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let d = recv_dict(a, "clear")?;
+    let old = std::mem::take(&mut *d.table.lock());
+    drop(old);
+    Ok(Value::None)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum ViewKind {
+    Keys,
+    Values,
+    Items,
+}
+
+/// `d.keys()`, `d.values()`, `d.items()`: live views of a dict.
+struct DictView {
+    dict: Arc<DictObj>,
+    kind: ViewKind,
+}
+
+impl DictView {
+    fn items(&self) -> Vec<Value> {
+        let t = self.dict.table.lock();
+        match self.kind {
+            ViewKind::Keys => t.keys(),
+            ViewKind::Values => t.values(),
+            ViewKind::Items => t
+                .iter()
+                .map(|(k, v)| Value::tuple(vec![k.clone(), v.clone()]))
+                .collect(),
+        }
+    }
+}
+
+impl NativeObj for DictView {
+    fn type_name(&self) -> &'static str {
+        match self.kind {
+            ViewKind::Keys => "dict_keys",
+            ViewKind::Values => "dict_values",
+            ViewKind::Items => "dict_items",
+        }
+    }
+    fn repr(&self) -> String {
+        format!(
+            "{}({})",
+            self.type_name(),
+            ops::repr_plain(&Value::list(self.items()))
+        )
+    }
+    fn get_attr(&self, _this: &Value, name: &str) -> Option<Value> {
+        match name {
+            "__len__" => Some(Value::Int(self.dict.table.lock().len() as i64)),
+            _ => None,
+        }
+    }
+    fn iterable(&self) -> bool {
+        true
+    }
+    fn iter_value(&self) -> Option<Value> {
+        Some(Value::iter(IterState::Keys {
+            items: self.items(),
+            idx: 0,
+        }))
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// set
+// ---------------------------------------------------------------------------------------------
+
+fn set_add(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_set(a, "add")?;
+    arity("set.add", a, 1, 1)?;
+    let h = hash_value(&a[1])?;
+    s.table.lock().add(h, a[1].clone());
+    Ok(Value::None)
+}
+
+fn set_remove(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_set(a, "remove")?;
+    arity("set.remove", a, 1, 1)?;
+    let h = hash_value(&a[1])?;
+    if !s.table.lock().remove(h, &a[1]) {
+        return Err(ExcObj::with_args(ExcKind::KeyError, vec![a[1].clone()]));
+    }
+    Ok(Value::None)
+}
+
+fn set_discard(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_set(a, "discard")?;
+    arity("set.discard", a, 1, 1)?;
+    let h = hash_value(&a[1])?;
+    s.table.lock().remove(h, &a[1]);
+    Ok(Value::None)
+}
+
+fn set_pop(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_set(a, "pop")?;
+    match s.table.lock().pop() {
+        Some(v) => Ok(v),
+        None => err(ExcKind::KeyError, "pop from an empty set"),
+    }
+}
+
+fn other_set(vm: &mut Vm, v: &Value) -> PResult<SetTable> {
+    match v {
+        Value::Set(s) => Ok(s.table.lock().clone()),
+        _ => {
+            let mut t = SetTable::new();
+            for x in vm.collect_iterable(v)? {
+                t.add(hash_value(&x)?, x);
+            }
+            Ok(t)
+        }
+    }
+}
+
+fn set_multi(vm: &mut Vm, a: &[Value], name: &str, op: crate::ast::BinOp) -> PResult<Value> {
+    let s = recv_set(a, name)?;
+    let mut acc = Value::set(s.table.lock().clone());
+    for other in &a[1..] {
+        let o = Value::set(other_set(vm, other)?);
+        acc = ops::arith(op, &acc, &o)?;
+    }
+    Ok(acc)
+}
+
+fn set_union(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    set_multi(vm, a, "union", crate::ast::BinOp::BitOr)
+}
+fn set_intersection(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    set_multi(vm, a, "intersection", crate::ast::BinOp::BitAnd)
+}
+fn set_difference(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    set_multi(vm, a, "difference", crate::ast::BinOp::Sub)
+}
+fn set_symmetric_difference(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    arity("symmetric_difference", a, 1, 1)?;
+    set_multi(vm, a, "symmetric_difference", crate::ast::BinOp::BitXor)
+}
+
+fn set_issubset(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_set(a, "issubset")?;
+    arity("set.issubset", a, 1, 1)?;
+    let o = other_set(vm, &a[1])?;
+    let mine = s.table.lock().clone();
+    let r = mine.iter_hashed().all(|(h, k)| o.contains(h, k));
+    Ok(Value::Bool(r))
+}
+
+fn set_issuperset(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_set(a, "issuperset")?;
+    arity("set.issuperset", a, 1, 1)?;
+    let o = other_set(vm, &a[1])?;
+    let mine = s.table.lock().clone();
+    let r = o.iter_hashed().all(|(h, k)| mine.contains(h, k));
+    Ok(Value::Bool(r))
+}
+
+fn set_isdisjoint(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_set(a, "isdisjoint")?;
+    arity("set.isdisjoint", a, 1, 1)?;
+    let o = other_set(vm, &a[1])?;
+    let mine = s.table.lock().clone();
+    let r = !mine.iter_hashed().any(|(h, k)| o.contains(h, k));
+    Ok(Value::Bool(r))
+}
+
+fn set_update(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_set(a, "update")?;
+    for other in &a[1..] {
+        let o = other_set(vm, other)?;
+        let mut t = s.table.lock();
+        for (h, k) in o.iter_hashed() {
+            t.add(h, k.clone());
+        }
+    }
+    Ok(Value::None)
+}
+
+fn set_copy(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_set(a, "copy")?;
+    let mut t = SetTable::new();
+    t.merge(&s.table.lock().clone());
+    Ok(Value::set(t))
+}
+
+fn set_clear(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let s = recv_set(a, "clear")?;
+    let old = std::mem::take(&mut *s.table.lock());
+    drop(old);
+    Ok(Value::None)
+}
+
+// ---------------------------------------------------------------------------------------------
+// tuple, exceptions
+// ---------------------------------------------------------------------------------------------
+
+fn tuple_count(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    arity("tuple.count", a, 1, 1)?;
+    match &a[0] {
+        Value::Tuple(t) => Ok(Value::Int(
+            t.items
+                .iter()
+                .filter(|x| x.is(&a[1]) || ops::eq(x, &a[1]))
+                .count() as i64,
+        )),
+        _ => type_error("descriptor 'count' requires a 'tuple' object"),
+    }
+}
+
+fn tuple_index(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    arity("index", a, 1, 3)?;
+    match &a[0] {
+        Value::Tuple(t) => seq_index(&t.items, a, "tuple.index(x): x not in tuple".to_string()),
+        _ => type_error("descriptor 'index' requires a 'tuple' object"),
+    }
+}
+
+fn exc_with_traceback(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(a[0].clone())
+}

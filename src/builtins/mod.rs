@@ -1,0 +1,1205 @@
+//! The built-in functions and types (spec §5): the names every Toy program can use without an
+//! import, each with Python's behaviour and Python's error messages.
+//!
+//! Submodules: `args` (arity checks), `methods` (methods of str/list/dict/set/tuple),
+//! `subscript` (indexing and slicing), `io` (stdout buffering), `file` (open()).
+
+pub mod args;
+pub mod file;
+pub mod io;
+pub mod methods;
+pub mod subscript;
+
+use std::sync::Arc;
+
+use num_bigint::BigInt;
+use num_traits::{Signed, ToPrimitive, Zero};
+use rustc_hash::FxHashMap;
+
+use crate::dict::{hash_value, DictTable, SetTable};
+use crate::exceptions::{ExcKind, ExcObj};
+use crate::ops::{self, err, type_error};
+use crate::value::*;
+use crate::vm::Vm;
+
+type Kw<'a> = &'a [(Arc<str>, Value)];
+
+pub fn builtin(name: &'static str, func: BuiltinFnPtr) -> Value {
+    Value::Builtin(Arc::new(Builtin {
+        name,
+        func,
+        method: false,
+        bound: None,
+        owner: None,
+    }))
+}
+
+/// Every builtin name and its value.
+pub fn table() -> FxHashMap<&'static str, Value> {
+    let mut t = FxHashMap::default();
+    let fns: &[(&'static str, BuiltinFnPtr)] = &[
+        ("print", b_print),
+        ("len", b_len),
+        ("abs", b_abs),
+        ("min", b_min),
+        ("max", b_max),
+        ("sum", b_sum),
+        ("sorted", b_sorted),
+        ("reversed", b_reversed),
+        ("enumerate", b_enumerate),
+        ("zip", b_zip),
+        ("map", b_map),
+        ("filter", b_filter),
+        ("any", b_any),
+        ("all", b_all),
+        ("repr", b_repr),
+        ("ascii", b_ascii),
+        ("isinstance", b_isinstance),
+        ("hash", b_hash),
+        ("id", b_id),
+        ("round", b_round),
+        ("divmod", b_divmod),
+        ("pow", b_pow),
+        ("chr", b_chr),
+        ("ord", b_ord),
+        ("hex", b_hex),
+        ("bin", b_bin),
+        ("oct", b_oct),
+        ("iter", b_iter),
+        ("next", b_next),
+        ("open", file::b_open),
+        ("callable", b_callable),
+        ("input", b_input),
+        ("format", b_format),
+        ("__displayhook__", b_displayhook),
+    ];
+    for (name, f) in fns {
+        t.insert(*name, builtin(name, *f));
+    }
+    for (name, k) in [
+        ("int", TypeKind::Int),
+        ("float", TypeKind::Float),
+        ("str", TypeKind::Str),
+        ("bool", TypeKind::Bool),
+        ("list", TypeKind::List),
+        ("tuple", TypeKind::Tuple),
+        ("dict", TypeKind::Dict),
+        ("set", TypeKind::Set),
+        ("range", TypeKind::Range),
+        ("type", TypeKind::Type),
+        ("object", TypeKind::Object),
+        ("slice", TypeKind::Slice),
+    ] {
+        t.insert(name, Value::Type(k));
+    }
+    for k in ExcKind::ALL {
+        if matches!(k, ExcKind::Empty | ExcKind::Full | ExcKind::ProcessError) {
+            continue;
+        }
+        t.insert(k.name(), Value::Type(TypeKind::Exc(*k)));
+    }
+    t
+}
+
+// ---------------------------------------------------------------------------------------------
+// print and friends
+// ---------------------------------------------------------------------------------------------
+
+fn b_print(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let k = args::kw("print", kw, &["sep", "end", "flush", "file"])?;
+    let sep = match k[0] {
+        None | Some(Value::None) => " ".to_string(),
+        Some(Value::Str(s)) => s.s.clone(),
+        Some(v) => {
+            return type_error(format!(
+                "sep must be None or a string, not {}",
+                v.type_name()
+            ))
+        }
+    };
+    let end = match k[1] {
+        None | Some(Value::None) => "\n".to_string(),
+        Some(Value::Str(s)) => s.s.clone(),
+        Some(v) => {
+            return type_error(format!(
+                "end must be None or a string, not {}",
+                v.type_name()
+            ))
+        }
+    };
+    let mut s = String::new();
+    for (i, x) in a.iter().enumerate() {
+        if i > 0 {
+            s.push_str(&sep);
+        }
+        match x {
+            Value::Str(t) => s.push_str(&t.s),
+            other => s.push_str(&ops::to_str(other)),
+        }
+    }
+    s.push_str(&end);
+    let to_stderr = matches!(k[3], Some(Value::Native(n)) if n.0.type_name() == "stderr");
+    if to_stderr {
+        vm.rt.stdout.lock().flush();
+        io::write_stderr(&s);
+        return Ok(Value::None);
+    }
+    let mut out = vm.rt.stdout.lock();
+    out.write(&s);
+    if k[2].map(|v| v.truthy()).unwrap_or(false) {
+        out.flush();
+    }
+    Ok(Value::None)
+}
+
+fn b_displayhook(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    if let Some(v) = a.first() {
+        if !matches!(v, Value::None) {
+            let mut s = ops::repr_plain(v);
+            s.push('\n');
+            let mut out = vm.rt.stdout.lock();
+            out.write(&s);
+            out.flush();
+        }
+    }
+    Ok(Value::None)
+}
+
+fn b_input(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::range("input", a, 0, 1)?;
+    if let Some(p) = a.first() {
+        let mut out = vm.rt.stdout.lock();
+        out.write(&ops::to_str(p));
+        out.flush();
+    } else {
+        vm.rt.stdout.lock().flush();
+    }
+    let mut line = String::new();
+    let n = std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| ExcObj::os_error(&e, None))?;
+    if n == 0 {
+        return err(ExcKind::EOFError, "EOF when reading a line");
+    }
+    if line.ends_with('\n') {
+        line.pop();
+        if line.ends_with('\r') {
+            line.pop();
+        }
+    }
+    Ok(Value::str(line))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sizes, numbers
+// ---------------------------------------------------------------------------------------------
+
+pub fn len_of(v: &Value) -> PResult<usize> {
+    Ok(match v {
+        Value::Str(s) => s.char_len(),
+        Value::List(l) => l.items.lock().len(),
+        Value::Tuple(t) => t.items.len(),
+        Value::Dict(d) => d.table.lock().len(),
+        Value::Set(s) => s.table.lock().len(),
+        Value::Range(r) => r.len() as usize,
+        Value::Native(n) => match n.0.get_attr(v, "__len__") {
+            Some(Value::Int(i)) => i as usize,
+            _ => return type_error(format!("object of type '{}' has no len()", v.type_name())),
+        },
+        _ => return type_error(format!("object of type '{}' has no len()", v.type_name())),
+    })
+}
+
+fn b_len(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::no_kwargs("len", kw)?;
+    args::exact("len", a, 1)?;
+    Ok(Value::Int(len_of(&a[0])? as i64))
+}
+
+fn b_abs(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("abs", a, 1)?;
+    Ok(match &a[0] {
+        Value::Int(i) => match i.checked_abs() {
+            Some(r) => Value::Int(r),
+            None => Value::from_bigint(BigInt::from(*i).abs()),
+        },
+        Value::Bool(b) => Value::Int(*b as i64),
+        Value::BigInt(b) => Value::from_bigint(b.abs()),
+        Value::Float(f) => Value::Float(f.abs()),
+        v => return type_error(format!("bad operand type for abs(): '{}'", v.type_name())),
+    })
+}
+
+fn min_max(vm: &mut Vm, a: &[Value], kw: Kw, name: &str, want_less: bool) -> PResult<Value> {
+    let k = args::kw(name, kw, &["key", "default"])?;
+    let key = k[0].filter(|v| !matches!(v, Value::None)).cloned();
+    let items = if a.len() == 1 {
+        vm.collect_iterable(&a[0])?
+    } else if a.is_empty() {
+        return type_error(format!("{} expected at least 1 argument, got 0", name));
+    } else {
+        if k[1].is_some() {
+            return type_error(format!(
+                "Cannot specify a default for {}() with multiple positional arguments",
+                name
+            ));
+        }
+        a.to_vec()
+    };
+    if items.is_empty() {
+        return match k[1] {
+            Some(d) => Ok(d.clone()),
+            None => err(
+                ExcKind::ValueError,
+                format!("{}() arg is an empty sequence", name),
+            ),
+        };
+    }
+    let mut best = items[0].clone();
+    let mut best_key = match &key {
+        Some(f) => vm.call(f, vec![best.clone()])?,
+        None => best.clone(),
+    };
+    for x in items.into_iter().skip(1) {
+        let xk = match &key {
+            Some(f) => vm.call(f, vec![x.clone()])?,
+            None => x.clone(),
+        };
+        let better = if want_less {
+            ops::less_than(&xk, &best_key)?
+        } else {
+            ops::less_than(&best_key, &xk)?
+        };
+        if better {
+            best = x;
+            best_key = xk;
+        }
+    }
+    Ok(best)
+}
+
+fn b_min(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    min_max(vm, a, kw, "min", true)
+}
+
+fn b_max(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    min_max(vm, a, kw, "max", false)
+}
+
+fn b_sum(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let k = args::kw("sum", kw, &["start"])?;
+    args::range("sum", a, 1, 2)?;
+    let mut acc = a.get(1).or(k[0]).cloned().unwrap_or(Value::Int(0));
+    match &acc {
+        Value::Str(_) => return type_error("sum() can't sum strings [use ''.join(seq) instead]"),
+        Value::List(_) | Value::Tuple(_) => {}
+        _ => {}
+    }
+    let mut it = crate::vm::LoopIter::new(&a[0])?;
+    while let Some(x) = vm.loop_next(&mut it)? {
+        acc = match (&acc, &x) {
+            (Value::Int(p), Value::Int(q)) => match p.checked_add(*q) {
+                Some(r) => Value::Int(r),
+                None => ops::add(&acc, &x)?,
+            },
+            (Value::Float(p), Value::Float(q)) => Value::Float(p + q),
+            _ => ops::add(&acc, &x)?,
+        };
+    }
+    Ok(acc)
+}
+
+/// Sort values in place with Python's semantics: stable, optional key, `reverse` keeps the
+/// stability of equal elements, errors from `<` propagate.
+pub fn sort_values(
+    vm: &mut Vm,
+    items: &mut Vec<Value>,
+    key: Option<&Value>,
+    reverse: bool,
+) -> PResult<()> {
+    let keys: Vec<Value> = match key {
+        Some(f) => {
+            let mut ks = Vec::with_capacity(items.len());
+            for x in items.iter() {
+                ks.push(vm.call(f, vec![x.clone()])?);
+            }
+            ks
+        }
+        None => items.clone(),
+    };
+    let mut idx: Vec<usize> = (0..items.len()).collect();
+    if reverse {
+        idx.reverse();
+    }
+    let mut error: Option<Arc<ExcObj>> = None;
+    // Fast paths for homogeneous ints, floats and strs.
+    let all_int = keys.iter().all(|k| matches!(k, Value::Int(_)));
+    let all_str = keys.iter().all(|k| matches!(k, Value::Str(_)));
+    if all_int {
+        idx.sort_by_key(|&i| if let Value::Int(x) = keys[i] { x } else { 0 });
+    } else if all_str {
+        idx.sort_by(|&i, &j| match (&keys[i], &keys[j]) {
+            (Value::Str(x), Value::Str(y)) => x.s.cmp(&y.s),
+            _ => std::cmp::Ordering::Equal,
+        });
+    } else {
+        idx.sort_by(|&i, &j| {
+            if error.is_some() {
+                return std::cmp::Ordering::Equal;
+            }
+            match ops::less_than(&keys[j], &keys[i]) {
+                Ok(true) => std::cmp::Ordering::Greater,
+                Ok(false) => match ops::less_than(&keys[i], &keys[j]) {
+                    Ok(true) => std::cmp::Ordering::Less,
+                    Ok(false) => std::cmp::Ordering::Equal,
+                    Err(e) => {
+                        error = Some(e);
+                        std::cmp::Ordering::Equal
+                    }
+                },
+                Err(e) => {
+                    error = Some(e);
+                    std::cmp::Ordering::Equal
+                }
+            }
+        });
+    }
+    if let Some(e) = error {
+        return Err(e);
+    }
+    if reverse {
+        idx.reverse();
+    }
+    let sorted: Vec<Value> = idx.iter().map(|&i| items[i].clone()).collect();
+    *items = sorted;
+    Ok(())
+}
+
+fn b_sorted(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let k = args::kw("sorted", kw, &["key", "reverse"])?;
+    if a.len() != 1 {
+        return type_error(format!("sorted expected 1 argument, got {}", a.len()));
+    }
+    let mut items = vm.collect_iterable(&a[0])?;
+    let key = k[0].filter(|v| !matches!(v, Value::None));
+    let reverse = k[1].map(|v| v.truthy()).unwrap_or(false);
+    sort_values(vm, &mut items, key, reverse)?;
+    Ok(Value::list(items))
+}
+
+fn b_reversed(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("reversed", a, 1)?;
+    let items = match &a[0] {
+        Value::List(_) | Value::Tuple(_) | Value::Str(_) | Value::Range(_) => {
+            vm.collect_iterable(&a[0])?
+        }
+        Value::Dict(d) => d.table.lock().keys(),
+        v => return type_error(format!("'{}' object is not reversible", v.type_name())),
+    };
+    let mut items = items;
+    items.reverse();
+    Ok(Value::iter(IterState::Reversed { items, idx: 0 }))
+}
+
+fn b_enumerate(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let k = args::kw("enumerate", kw, &["start", "iterable"])?;
+    let it = a.first().or(k[1]).ok_or_else(|| {
+        ExcObj::new(
+            ExcKind::TypeError,
+            "enumerate() missing required argument 'iterable' (pos 1)",
+        )
+    })?;
+    let start = match a.get(1).or(k[0]) {
+        Some(v) => ops::as_index(v, || {
+            format!(
+                "'{}' object cannot be interpreted as an integer",
+                v.type_name()
+            )
+        })?,
+        None => 0,
+    };
+    let inner = crate::vm::iter::make_iter(it)?;
+    Ok(Value::iter(IterState::Enumerate {
+        inner,
+        count: start,
+    }))
+}
+
+fn b_zip(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let _ = args::kw("zip", kw, &["strict"])?;
+    let mut inners = Vec::new();
+    for (i, x) in a.iter().enumerate() {
+        match crate::vm::iter::make_iter(x) {
+            Ok(it) => inners.push(it),
+            Err(_) => {
+                return type_error(format!("zip argument #{} must support iteration", i + 1));
+            }
+        }
+    }
+    Ok(Value::iter(IterState::Zip { inners }))
+}
+
+fn b_map(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    if a.len() < 2 {
+        return type_error("map() must have at least two arguments.");
+    }
+    let mut inners = Vec::new();
+    for x in &a[1..] {
+        inners.push(crate::vm::iter::make_iter(x)?);
+    }
+    Ok(Value::iter(IterState::Map {
+        func: a[0].clone(),
+        inners,
+    }))
+}
+
+fn b_filter(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    if a.len() != 2 {
+        return type_error(format!("filter expected 2 arguments, got {}", a.len()));
+    }
+    let inner = crate::vm::iter::make_iter(&a[1])?;
+    Ok(Value::iter(IterState::Filter {
+        func: a[0].clone(),
+        inner,
+    }))
+}
+
+fn b_any(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("any", a, 1)?;
+    let mut it = crate::vm::LoopIter::new(&a[0])?;
+    while let Some(x) = vm.loop_next(&mut it)? {
+        if x.truthy() {
+            return Ok(Value::Bool(true));
+        }
+    }
+    Ok(Value::Bool(false))
+}
+
+fn b_all(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("all", a, 1)?;
+    let mut it = crate::vm::LoopIter::new(&a[0])?;
+    while let Some(x) = vm.loop_next(&mut it)? {
+        if !x.truthy() {
+            return Ok(Value::Bool(false));
+        }
+    }
+    Ok(Value::Bool(true))
+}
+
+fn b_repr(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("repr", a, 1)?;
+    Ok(Value::str(ops::repr_plain(&a[0])))
+}
+
+/// `ascii()`: the repr with every non-ASCII character escaped.
+pub fn ascii_of(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        let u = c as u32;
+        if u < 0x80 {
+            out.push(c);
+        } else if u < 0x100 {
+            out.push_str(&format!("\\x{:02x}", u));
+        } else if u < 0x10000 {
+            out.push_str(&format!("\\u{:04x}", u));
+        } else {
+            out.push_str(&format!("\\U{:08x}", u));
+        }
+    }
+    out
+}
+
+fn b_ascii(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("ascii", a, 1)?;
+    Ok(Value::str(ascii_of(&ops::repr_plain(&a[0]))))
+}
+
+fn type_matches(v: &Value, t: &Value) -> PResult<bool> {
+    match t {
+        Value::Type(k) => Ok(v.type_kind().is_subtype(k)),
+        Value::Tuple(items) => {
+            for i in items.items.iter() {
+                if type_matches(v, i)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        Value::Native(n) => Ok(matches!(v, Value::Native(m) if m.0.type_name() == n.0.type_name())),
+        _ => type_error("isinstance() arg 2 must be a type, a tuple of types, or a union"),
+    }
+}
+
+fn b_isinstance(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    if a.len() != 2 {
+        return type_error(format!("isinstance expected 2 arguments, got {}", a.len()));
+    }
+    Ok(Value::Bool(type_matches(&a[0], &a[1])?))
+}
+
+fn b_hash(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("hash", a, 1)?;
+    Ok(Value::Int(hash_value(&a[0])?))
+}
+
+fn b_id(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("id", a, 1)?;
+    Ok(Value::Int(match &a[0] {
+        Value::Int(i) => 0x7f00_0000_0000 + i.wrapping_mul(32),
+        Value::None => 0x7f00_0000_0010,
+        Value::Bool(b) => 0x7f00_0000_0020 + *b as i64 * 32,
+        Value::Float(f) => f.to_bits() as i64 >> 4,
+        Value::Type(t) => {
+            0x7e00_0000_0000 + crate::dict::hash_value(&Value::Type(*t)).unwrap_or(0) % 4096 * 64
+        }
+        v => v.heap_ptr().unwrap_or(0) as i64,
+    }))
+}
+
+fn b_round(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let k = args::kw("round", kw, &["ndigits"])?;
+    args::range("round", a, 1, 2)?;
+    let nd = a.get(1).or(k[0]).filter(|v| !matches!(v, Value::None));
+    match (&a[0], nd) {
+        (Value::Float(f), None) => {
+            if f.is_nan() {
+                return err(ExcKind::ValueError, "cannot convert float NaN to integer");
+            }
+            if f.is_infinite() {
+                return err(
+                    ExcKind::OverflowError,
+                    "cannot convert float infinity to integer",
+                );
+            }
+            let r = round_half_even(*f);
+            Ok(float_to_int(r))
+        }
+        (Value::Float(f), Some(n)) => {
+            let n = ops::as_index(n, || {
+                format!(
+                    "'{}' object cannot be interpreted as an integer",
+                    n.type_name()
+                )
+            })?;
+            Ok(Value::Float(round_float_digits(*f, n)))
+        }
+        (Value::Int(_) | Value::BigInt(_) | Value::Bool(_), None) => Ok(ops::pos(&a[0])?),
+        (Value::Int(_) | Value::BigInt(_) | Value::Bool(_), Some(n)) => {
+            let n = ops::as_index(n, || {
+                format!(
+                    "'{}' object cannot be interpreted as an integer",
+                    n.type_name()
+                )
+            })?;
+            if n >= 0 {
+                return ops::pos(&a[0]);
+            }
+            let x = ops::to_bigint(&a[0]).unwrap_or_default();
+            let p = num_traits::pow(BigInt::from(10), (-n) as usize);
+            let (q, r) = num_integer::Integer::div_mod_floor(&x, &p);
+            let twice = &r * 2;
+            let q = if twice > p || (twice == p && num_integer::Integer::is_odd(&q)) {
+                q + 1
+            } else {
+                q
+            };
+            Ok(Value::from_bigint(q * p))
+        }
+        (v, _) => type_error(format!(
+            "type {} doesn't define __round__ method",
+            v.type_name()
+        )),
+    }
+}
+
+pub fn round_half_even(f: f64) -> f64 {
+    let r = f.round();
+    if (f - f.trunc()).abs() == 0.5 {
+        2.0 * (f / 2.0).round()
+    } else {
+        r
+    }
+}
+
+/// round(x, n) for floats, correctly rounded through the shortest decimal representation.
+fn round_float_digits(f: f64, n: i64) -> f64 {
+    if !f.is_finite() || f == 0.0 {
+        return f;
+    }
+    if n > 308 {
+        return f;
+    }
+    if n < -308 {
+        return 0.0f64.copysign(f);
+    }
+    if n >= 0 {
+        // Format with n digits using correct rounding (round-half-even on the exact value).
+        let s = format!("{:.*}", n as usize, f);
+        s.parse().unwrap_or(f)
+    } else {
+        let p = 10f64.powi((-n) as i32);
+        let r = round_half_even(f / p) * p;
+        if r.is_finite() {
+            r
+        } else {
+            f
+        }
+    }
+}
+
+pub fn float_to_int(f: f64) -> Value {
+    if f.abs() < 9.0e18 {
+        Value::Int(f as i64)
+    } else {
+        use num_traits::FromPrimitive;
+        Value::from_bigint(BigInt::from_f64(f).unwrap_or_default())
+    }
+}
+
+fn b_divmod(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    if a.len() != 2 {
+        return type_error(format!("divmod expected 2 arguments, got {}", a.len()));
+    }
+    let (x, y) = (&a[0], &a[1]);
+    let numeric = |v: &Value| {
+        matches!(
+            v,
+            Value::Int(_) | Value::BigInt(_) | Value::Bool(_) | Value::Float(_)
+        )
+    };
+    if !numeric(x) || !numeric(y) {
+        return type_error(format!(
+            "unsupported operand type(s) for divmod(): '{}' and '{}'",
+            x.type_name(),
+            y.type_name()
+        ));
+    }
+    if let (Value::Float(_), _) | (_, Value::Float(_)) = (x, y) {
+        let fx = ops::to_f64(x)?.unwrap_or(0.0);
+        let fy = ops::to_f64(y)?.unwrap_or(0.0);
+        if fy == 0.0 {
+            return err(ExcKind::ZeroDivisionError, "float divmod()");
+        }
+        let (q, r) = ops::float_divmod(fx, fy);
+        return Ok(Value::tuple(vec![Value::Float(q), Value::Float(r)]));
+    }
+    let q = ops::arith(crate::ast::BinOp::FloorDiv, x, y)?;
+    let r = ops::arith(crate::ast::BinOp::Mod, x, y)?;
+    Ok(Value::tuple(vec![q, r]))
+}
+
+fn b_pow(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::range("pow", a, 2, 3)?;
+    if a.len() == 3 && !matches!(a[2], Value::None) {
+        let (b, e, m) = (
+            ops::to_bigint(&a[0]),
+            ops::to_bigint(&a[1]),
+            ops::to_bigint(&a[2]),
+        );
+        let (Some(b), Some(e), Some(m)) = (b, e, m) else {
+            return type_error("pow() 3rd argument not allowed unless all arguments are integers");
+        };
+        if m.is_zero() {
+            return err(ExcKind::ValueError, "pow() 3rd argument cannot be 0");
+        }
+        if e.is_negative() {
+            return err(
+                ExcKind::ValueError,
+                "base is not invertible for the given modulus",
+            );
+        }
+        let r = b.modpow(&e, &m);
+        let r = if !r.is_zero() && (r.is_negative() != m.is_negative()) {
+            r + &m
+        } else {
+            r
+        };
+        return Ok(Value::from_bigint(r));
+    }
+    ops::arith(crate::ast::BinOp::Pow, &a[0], &a[1])
+}
+
+fn b_chr(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("chr", a, 1)?;
+    let i = match &a[0] {
+        Value::Int(i) => *i,
+        Value::Bool(b) => *b as i64,
+        Value::BigInt(_) => {
+            return err(
+                ExcKind::OverflowError,
+                "Python int too large to convert to C int",
+            )
+        }
+        v => {
+            return type_error(format!(
+                "'{}' object cannot be interpreted as an integer",
+                v.type_name()
+            ))
+        }
+    };
+    match u32::try_from(i).ok().and_then(char::from_u32) {
+        Some(c) => Ok(Value::str(c.to_string())),
+        None => err(ExcKind::ValueError, "chr() arg not in range(0x110000)"),
+    }
+}
+
+fn b_ord(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("ord", a, 1)?;
+    match &a[0] {
+        Value::Str(s) => {
+            let n = s.char_len();
+            if n != 1 {
+                return type_error(format!(
+                    "ord() expected a character, but string of length {} found",
+                    n
+                ));
+            }
+            Ok(Value::Int(s.s.chars().next().unwrap() as i64))
+        }
+        v => type_error(format!(
+            "ord() expected string of length 1, but {} found",
+            v.type_name()
+        )),
+    }
+}
+
+fn radix(a: &[Value], name: &str, base: u32, prefix: &str) -> PResult<Value> {
+    args::exact(name, a, 1)?;
+    let Some(b) = ops::to_bigint(&a[0]) else {
+        return type_error(format!(
+            "'{}' object cannot be interpreted as an integer",
+            a[0].type_name()
+        ));
+    };
+    let digits = b.abs().to_str_radix(base);
+    Ok(Value::str(format!(
+        "{}{}{}",
+        if b.is_negative() { "-" } else { "" },
+        prefix,
+        digits
+    )))
+}
+
+fn b_hex(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    radix(a, "hex", 16, "0x")
+}
+fn b_bin(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    radix(a, "bin", 2, "0b")
+}
+fn b_oct(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    radix(a, "oct", 8, "0o")
+}
+
+fn b_iter(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::range("iter", a, 1, 1)?;
+    crate::vm::iter::make_iter(&a[0])
+}
+
+fn b_next(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::range("next", a, 1, 2)?;
+    if !matches!(&a[0], Value::Iter(_)) && !matches!(&a[0], Value::Native(n) if n.0.iterable()) {
+        return type_error(format!("'{}' object is not an iterator", a[0].type_name()));
+    }
+    match vm.next_value(&a[0])? {
+        Some(v) => Ok(v),
+        None => match a.get(1) {
+            Some(d) => Ok(d.clone()),
+            None => Err(ExcObj::with_args(ExcKind::StopIteration, Vec::new())),
+        },
+    }
+}
+
+fn b_callable(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("callable", a, 1)?;
+    Ok(Value::Bool(matches!(
+        &a[0],
+        Value::Func(_) | Value::Builtin(_) | Value::Type(_) | Value::Method(_)
+    )))
+}
+
+fn b_format(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::range("format", a, 1, 2)?;
+    let spec = match a.get(1) {
+        Some(Value::Str(s)) => s.s.clone(),
+        Some(v) => {
+            return type_error(format!(
+                "format() argument 2 must be str, not {}",
+                v.type_name()
+            ))
+        }
+        None => String::new(),
+    };
+    Ok(Value::str(format_value(&a[0], &spec)?))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting glue (the algorithms live in crate::format)
+// ---------------------------------------------------------------------------------------------
+
+/// `format(v, spec)`: the format-spec mini-language for ints, floats and strs.
+pub fn format_value(v: &Value, spec: &str) -> PResult<String> {
+    use crate::format as f;
+    if spec.is_empty() {
+        return Ok(ops::to_str(v));
+    }
+    let parsed = f::parse_spec(spec).map_err(|m| ExcObj::new(ExcKind::ValueError, m))?;
+    if let (Some(inv), false) = (&parsed.invalid, matches!(v, Value::Str(_))) {
+        let _ = inv;
+    }
+    let r = match v {
+        Value::Int(i) => f::format_i64(*i, &parsed),
+        Value::Bool(b) => f::format_bool(*b, &parsed),
+        Value::BigInt(b) => f::format_bigint(b, &parsed),
+        Value::Float(x) => f::format_float(*x, &parsed),
+        Value::Str(s) => f::format_str(&s.s, &parsed),
+        other => {
+            return type_error(format!(
+                "unsupported format string passed to {}.__format__",
+                other.type_name()
+            ))
+        }
+    };
+    r.map_err(|m| {
+        let kind = ExcKind::by_name(f::error_type(&m)).unwrap_or(ExcKind::ValueError);
+        if kind == ExcKind::MemoryError {
+            ExcObj::with_args(kind, Vec::new())
+        } else {
+            ExcObj::new(kind, m)
+        }
+    })
+}
+
+/// `fmt % args`.
+pub fn percent_format(fmt: &str, args: &Value) -> PResult<Value> {
+    use crate::format::{PercentArg, PercentArgs};
+    use std::borrow::Cow;
+    fn classify(v: &Value) -> PercentArg<'_> {
+        match v {
+            Value::Int(i) => PercentArg::SmallInt(*i),
+            Value::BigInt(b) => PercentArg::Int(b),
+            Value::Bool(b) => PercentArg::Bool(*b),
+            Value::Float(f) => PercentArg::Float(*f),
+            Value::Str(s) => PercentArg::Str(&s.s),
+            other => PercentArg::Obj {
+                type_name: other.type_name(),
+                str: Cow::Owned(ops::to_str(other)),
+                repr: Cow::Owned(ops::repr_plain(other)),
+            },
+        }
+    }
+    fn owned(v: &Value) -> PercentArg<'static> {
+        match v {
+            Value::Int(i) => PercentArg::SmallInt(*i),
+            Value::Bool(b) => PercentArg::Bool(*b),
+            Value::Float(f) => PercentArg::Float(*f),
+            other => PercentArg::Obj {
+                type_name: other.type_name(),
+                str: Cow::Owned(ops::to_str(other)),
+                repr: Cow::Owned(ops::repr_plain(other)),
+            },
+        }
+    }
+    let result = match args {
+        Value::Tuple(t) => {
+            let items: Vec<PercentArg> = t.items.iter().map(classify).collect();
+            crate::format::percent_format(fmt, PercentArgs::Tuple(&items))
+        }
+        Value::Dict(d) => {
+            let table = d.table.lock().clone();
+            let mut lookup = |key: &str| -> Result<PercentArg<'static>, crate::format::PyErrMsg> {
+                let k = Value::str(key);
+                let h = hash_value(&k).unwrap_or(0);
+                match table.get(h, &k) {
+                    Some(v) => Ok(owned(&v)),
+                    None => Err(("KeyError", ops::str_repr(key))),
+                }
+            };
+            crate::format::percent_format(fmt, PercentArgs::Mapping(owned(args), &mut lookup))
+        }
+        other => crate::format::percent_format(fmt, PercentArgs::Single(classify(other))),
+    };
+    match result {
+        Ok(s) => Ok(Value::str(s)),
+        Err((kind, msg)) => {
+            let k = ExcKind::by_name(kind).unwrap_or(ExcKind::TypeError);
+            if k == ExcKind::KeyError {
+                // The message is already the key's repr.
+                return Err(ExcObj::with_args(
+                    ExcKind::KeyError,
+                    vec![Value::str(msg.trim_matches('\'').to_string())],
+                ));
+            }
+            Err(ExcObj::new(k, msg))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Type constructors: int(x), str(x), list(it), …, and exception types
+// ---------------------------------------------------------------------------------------------
+
+pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value> {
+    match t {
+        TypeKind::Int => {
+            let k = args::kw("int", kw, &["base"])?;
+            if a.len() > 2 {
+                return type_error(format!(
+                    "int() takes at most 2 arguments ({} given)",
+                    a.len()
+                ));
+            }
+            let base = a.get(1).or(k[0]);
+            let Some(x) = a.first() else {
+                if base.is_some() {
+                    return type_error("int() missing string argument");
+                }
+                return Ok(Value::Int(0));
+            };
+            if let Some(b) = base {
+                let b = ops::as_index(b, || {
+                    format!(
+                        "'{}' object cannot be interpreted as an integer",
+                        b.type_name()
+                    )
+                })?;
+                let Value::Str(s) = x else {
+                    return type_error("int() can't convert non-string with explicit base");
+                };
+                if b != 0 && !(2..=36).contains(&b) {
+                    return err(
+                        ExcKind::ValueError,
+                        "int() base must be >= 2 and <= 36, or 0",
+                    );
+                }
+                return match crate::format::parse_int_str(&s.s, b as u32) {
+                    Some(v) => Ok(Value::from_bigint(v)),
+                    None => err(
+                        ExcKind::ValueError,
+                        format!(
+                            "invalid literal for int() with base {}: {}",
+                            b,
+                            ops::str_repr(&s.s)
+                        ),
+                    ),
+                };
+            }
+            int_of(x)
+        }
+        TypeKind::Float => {
+            args::no_kwargs("float", kw)?;
+            args::range("float", a, 0, 1)?;
+            match a.first() {
+                None => Ok(Value::Float(0.0)),
+                Some(Value::Float(f)) => Ok(Value::Float(*f)),
+                Some(Value::Str(s)) => match crate::format::parse_float_literal(&s.s) {
+                    Some(f) => Ok(Value::Float(f)),
+                    None => err(
+                        ExcKind::ValueError,
+                        format!("could not convert string to float: {}", ops::str_repr(&s.s)),
+                    ),
+                },
+                Some(v) => match ops::to_f64(v)? {
+                    Some(f) => Ok(Value::Float(f)),
+                    None => type_error(format!(
+                        "float() argument must be a string or a real number, not '{}'",
+                        v.type_name()
+                    )),
+                },
+            }
+        }
+        TypeKind::Str => {
+            let _ = args::kw("str", kw, &["object", "encoding", "errors"])?;
+            args::range("str", a, 0, 3)?;
+            Ok(match a.first() {
+                None => Value::str(""),
+                Some(v @ Value::Str(_)) => v.clone(),
+                Some(v) => Value::str(ops::to_str(v)),
+            })
+        }
+        TypeKind::Bool => {
+            args::range("bool", a, 0, 1)?;
+            Ok(Value::Bool(a.first().map(|v| v.truthy()).unwrap_or(false)))
+        }
+        TypeKind::List => {
+            args::no_kwargs("list", kw)?;
+            args::range("list", a, 0, 1)?;
+            Ok(Value::list(match a.first() {
+                None => Vec::new(),
+                Some(v) => vm.collect_iterable(v)?,
+            }))
+        }
+        TypeKind::Tuple => {
+            args::no_kwargs("tuple", kw)?;
+            args::range("tuple", a, 0, 1)?;
+            Ok(match a.first() {
+                None => Value::tuple(Vec::new()),
+                Some(v @ Value::Tuple(_)) => v.clone(),
+                Some(v) => Value::tuple(vm.collect_iterable(v)?),
+            })
+        }
+        TypeKind::Dict => {
+            args::range("dict", a, 0, 1)?;
+            let mut t = DictTable::new();
+            if let Some(src) = a.first() {
+                dict_update_from(vm, &mut t, src)?;
+            }
+            for (k, v) in kw {
+                let key = Value::str(k.to_string());
+                t.insert(hash_value(&key)?, key, v.clone());
+            }
+            Ok(Value::dict(t))
+        }
+        TypeKind::Set => {
+            args::no_kwargs("set", kw)?;
+            args::range("set", a, 0, 1)?;
+            let mut t = SetTable::new();
+            if let Some(src) = a.first() {
+                match src {
+                    Value::Set(s) => {
+                        let other = s.table.lock().clone();
+                        t.merge(&other);
+                    }
+                    _ => {
+                        for x in vm.collect_iterable(src)? {
+                            t.add(hash_value(&x)?, x);
+                        }
+                    }
+                }
+            }
+            Ok(Value::set(t))
+        }
+        TypeKind::Range => {
+            args::no_kwargs("range", kw)?;
+            let idx = |v: &Value| {
+                ops::as_index(v, || {
+                    format!(
+                        "'{}' object cannot be interpreted as an integer",
+                        v.type_name()
+                    )
+                })
+            };
+            let (start, stop, step) = match a.len() {
+                1 => (0, idx(&a[0])?, 1),
+                2 => (idx(&a[0])?, idx(&a[1])?, 1),
+                3 => (idx(&a[0])?, idx(&a[1])?, idx(&a[2])?),
+                0 => return type_error("range expected at least 1 argument, got 0"),
+                n => return type_error(format!("range expected at most 3 arguments, got {}", n)),
+            };
+            if step == 0 {
+                return err(ExcKind::ValueError, "range() arg 3 must not be zero");
+            }
+            Ok(Value::Range(Arc::new(RangeObj { start, stop, step })))
+        }
+        TypeKind::Type => {
+            if a.len() == 1 {
+                return Ok(Value::Type(a[0].type_kind()));
+            }
+            type_error("type() takes 1 argument")
+        }
+        TypeKind::Object => Ok(Value::Type(TypeKind::Object)),
+        TypeKind::Slice => {
+            args::range("slice", a, 1, 3)?;
+            let (l, u, s) = match a.len() {
+                1 => (Value::None, a[0].clone(), Value::None),
+                2 => (a[0].clone(), a[1].clone(), Value::None),
+                _ => (a[0].clone(), a[1].clone(), a[2].clone()),
+            };
+            Ok(Value::Slice(Arc::new(SliceObj {
+                lower: l,
+                upper: u,
+                step: s,
+            })))
+        }
+        TypeKind::Exc(k) => {
+            if !kw.is_empty() {
+                return type_error(format!("{}() takes no keyword arguments", k.name()));
+            }
+            Ok(Value::Exc(ExcObj::with_args(k, a.to_vec())))
+        }
+        other => type_error(format!("cannot create '{}' instances", other.name())),
+    }
+}
+
+/// `int(x)` for one argument.
+pub fn int_of(x: &Value) -> PResult<Value> {
+    match x {
+        Value::Int(_) | Value::BigInt(_) => Ok(x.clone()),
+        Value::Bool(b) => Ok(Value::Int(*b as i64)),
+        Value::Float(f) => {
+            if f.is_nan() {
+                return err(ExcKind::ValueError, "cannot convert float NaN to integer");
+            }
+            if f.is_infinite() {
+                return err(
+                    ExcKind::OverflowError,
+                    "cannot convert float infinity to integer",
+                );
+            }
+            Ok(float_to_int(f.trunc()))
+        }
+        Value::Str(s) => match crate::format::parse_int_str(&s.s, 10) {
+            Some(v) => Ok(Value::from_bigint(v)),
+            None => err(
+                ExcKind::ValueError,
+                format!(
+                    "invalid literal for int() with base 10: {}",
+                    ops::str_repr(&s.s)
+                ),
+            ),
+        },
+        v => type_error(format!(
+            "int() argument must be a string, a bytes-like object or a real number, not '{}'",
+            v.type_name()
+        )),
+    }
+}
+
+/// `dict(src)` / `d.update(src)`: from a dict or from an iterable of pairs.
+pub fn dict_update_from(vm: &mut Vm, t: &mut DictTable, src: &Value) -> PResult<()> {
+    if let Value::Dict(d) = src {
+        let other = d.table.lock().clone();
+        for (h, k, v) in other.iter_hashed() {
+            t.insert(h, k.clone(), v.clone());
+        }
+        return Ok(());
+    }
+    let items = match vm.collect_iterable(src) {
+        Ok(items) => items,
+        Err(_) => return type_error(format!("'{}' object is not iterable", src.type_name())),
+    };
+    for (i, item) in items.into_iter().enumerate() {
+        let pair = match &item {
+            Value::Tuple(_) | Value::List(_) | Value::Str(_) => vm.collect_iterable(&item)?,
+            other => {
+                return type_error(format!(
+                    "cannot convert dictionary update sequence element #{} to a sequence",
+                    i
+                ))
+                .map_err(|e| {
+                    let _ = other;
+                    e
+                })
+            }
+        };
+        if pair.len() != 2 {
+            return err(
+                ExcKind::ValueError,
+                format!(
+                    "dictionary update sequence element #{} has length {}; 2 is required",
+                    i,
+                    pair.len()
+                ),
+            );
+        }
+        let mut p = pair.into_iter();
+        let k = p.next().unwrap();
+        let v = p.next().unwrap();
+        t.insert(hash_value(&k)?, k, v);
+    }
+    Ok(())
+}
+
+#[allow(dead_code)]
+fn _unused(b: &BigInt) -> Option<i64> {
+    b.to_i64()
+}

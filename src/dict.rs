@@ -1,0 +1,651 @@
+//! Hash tables behind `dict` and `set`, and Python's hash of the built-in values.
+//!
+//! `DictTable` is insertion-ordered like CPython's compact dict: an entries vector (with
+//! tombstones) plus an index of positions. `SetTable` reproduces CPython's set table (open
+//! addressing, nine linear probes, then perturbation; the same growth rule) so that iterating
+//! or printing a set of ints gives exactly CPython's order, which Python users see and rely on.
+//!
+//! Keys are hashed by the caller with `hash_value` (which raises `unhashable type`), so the
+//! tables themselves never fail: key equality between hashable values (`key_eq`) cannot raise.
+
+use std::sync::Arc;
+
+use hashbrown::HashTable;
+use num_bigint::BigInt;
+use num_traits::{Signed, ToPrimitive, Zero};
+
+use crate::exceptions::{ExcKind, ExcObj};
+use crate::value::{PResult, Value};
+
+const HASH_BITS: u32 = 61;
+const HASH_MODULUS: u64 = (1u64 << HASH_BITS) - 1;
+const HASH_INF: i64 = 314159;
+
+/// Python's `hash()` of an int.
+pub fn hash_i64(i: i64) -> i64 {
+    let m = HASH_MODULUS as i128;
+    let v = i as i128;
+    let mut h = (v.abs() % m) as i64;
+    if v < 0 {
+        h = -h;
+    }
+    if h == -1 {
+        -2
+    } else {
+        h
+    }
+}
+
+pub fn hash_bigint(b: &BigInt) -> i64 {
+    let m = BigInt::from(HASH_MODULUS);
+    let r = (b.abs() % &m).to_i64().unwrap_or(0);
+    let h = if b.is_negative() { -r } else { r };
+    if h == -1 {
+        -2
+    } else {
+        h
+    }
+}
+
+/// Python's `hash()` of a float (equal to the int's hash when the float is integral).
+pub fn hash_f64(v: f64) -> i64 {
+    if !v.is_finite() {
+        if v.is_infinite() {
+            return if v > 0.0 { HASH_INF } else { -HASH_INF };
+        }
+        return 0;
+    }
+    let (mut m, mut e) = frexp(v);
+    let mut sign: i64 = 1;
+    if m < 0.0 {
+        sign = -1;
+        m = -m;
+    }
+    let mut x: u64 = 0;
+    while m != 0.0 {
+        x = ((x << 28) & HASH_MODULUS) | (x >> (HASH_BITS - 28));
+        m *= 268435456.0;
+        e -= 28;
+        let y = m as u64;
+        m -= y as f64;
+        x += y;
+        if x >= HASH_MODULUS {
+            x -= HASH_MODULUS;
+        }
+    }
+    let bits = HASH_BITS as i32;
+    let e = if e >= 0 {
+        e % bits
+    } else {
+        bits - 1 - ((-1 - e) % bits)
+    };
+    x = ((x << e) & HASH_MODULUS) | (x >> (bits - e));
+    let h = (x as i64).wrapping_mul(sign);
+    if h == -1 {
+        -2
+    } else {
+        h
+    }
+}
+
+fn frexp(v: f64) -> (f64, i32) {
+    if v == 0.0 {
+        return (v, 0);
+    }
+    let bits = v.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    if exp == 0 {
+        // Subnormal: scale up first.
+        let (m, e) = frexp(v * (1u64 << 54) as f64);
+        return (m, e - 54);
+    }
+    let e = exp - 1022;
+    let m = f64::from_bits((bits & !(0x7ffu64 << 52)) | (1022u64 << 52));
+    (m, e)
+}
+
+/// Python's `hash()`, raising `TypeError: unhashable type: 'list'` for mutable containers.
+pub fn hash_value(v: &Value) -> PResult<i64> {
+    Ok(match v {
+        Value::Int(i) => hash_i64(*i),
+        Value::Bool(b) => *b as i64,
+        Value::Str(s) => s.hash(),
+        Value::Float(f) => hash_f64(*f),
+        Value::BigInt(b) => hash_bigint(b),
+        Value::None => 0x5f3759df,
+        Value::Tuple(t) => {
+            const P1: u64 = 11400714785074694791;
+            const P2: u64 = 14029467366897019727;
+            const P5: u64 = 2870177450012600261;
+            let mut acc: u64 = P5;
+            for item in t.items.iter() {
+                let lane = hash_value(item)? as u64;
+                acc = acc.wrapping_add(lane.wrapping_mul(P2));
+                acc = acc.rotate_left(31);
+                acc = acc.wrapping_mul(P1);
+            }
+            acc = acc.wrapping_add((t.items.len() as u64) ^ (P5 ^ 3527539));
+            if acc == u64::MAX {
+                1546275796
+            } else {
+                acc as i64
+            }
+        }
+        Value::List(_) | Value::Dict(_) | Value::Set(_) => {
+            return Err(ExcObj::new(
+                ExcKind::TypeError,
+                format!("unhashable type: '{}'", v.type_name()),
+            ))
+        }
+        Value::Type(t) => {
+            let name = t.name();
+            let mut h: i64 = 7;
+            for b in name.bytes() {
+                h = h.wrapping_mul(31).wrapping_add(b as i64);
+            }
+            h >> 4
+        }
+        other => (other.heap_ptr().unwrap_or(0) >> 4) as i64,
+    })
+}
+
+/// Equality of two hashable values, as dict and set lookups need it. Never raises.
+pub fn key_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => Arc::ptr_eq(x, y) || x.s == y.s,
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Tuple(x), Value::Tuple(y)) => {
+            x.items.len() == y.items.len()
+                && x.items
+                    .iter()
+                    .zip(y.items.iter())
+                    .all(|(p, q)| key_eq(p, q))
+        }
+        _ => match (num_of(a), num_of(b)) {
+            (Some(x), Some(y)) => num_eq(&x, &y),
+            (None, None) => a.is(b) || matches!((a, b), (Value::None, Value::None)),
+            _ => false,
+        },
+    }
+}
+
+/// A number seen as int or float, for cross-type equality.
+pub enum Num<'a> {
+    I(i64),
+    B(&'a BigInt),
+    F(f64),
+}
+
+pub fn num_of(v: &Value) -> Option<Num<'_>> {
+    match v {
+        Value::Int(i) => Some(Num::I(*i)),
+        Value::Bool(b) => Some(Num::I(*b as i64)),
+        Value::BigInt(b) => Some(Num::B(b)),
+        Value::Float(f) => Some(Num::F(*f)),
+        _ => None,
+    }
+}
+
+pub fn num_eq(a: &Num, b: &Num) -> bool {
+    match (a, b) {
+        (Num::I(x), Num::I(y)) => x == y,
+        (Num::B(x), Num::B(y)) => x == y,
+        (Num::I(_), Num::B(_)) | (Num::B(_), Num::I(_)) => false,
+        (Num::F(x), Num::F(y)) => x == y,
+        (Num::I(i), Num::F(f)) | (Num::F(f), Num::I(i)) => {
+            int_float_cmp_i(*i, *f) == Some(std::cmp::Ordering::Equal)
+        }
+        (Num::B(b), Num::F(f)) | (Num::F(f), Num::B(b)) => {
+            int_float_cmp_b(b, *f) == Some(std::cmp::Ordering::Equal)
+        }
+    }
+}
+
+/// Exact comparison of an int with a float (no rounding of big ints), as Python does.
+pub fn int_float_cmp_i(i: i64, f: f64) -> Option<std::cmp::Ordering> {
+    if f.is_nan() {
+        return None;
+    }
+    if f.is_infinite() {
+        return Some(if f > 0.0 {
+            std::cmp::Ordering::Less
+        } else {
+            std::cmp::Ordering::Greater
+        });
+    }
+    if (i as f64) as i64 == i && i.unsigned_abs() < (1u64 << 53) {
+        return (i as f64).partial_cmp(&f);
+    }
+    int_float_cmp_b(&BigInt::from(i), f)
+}
+
+pub fn int_float_cmp_b(b: &BigInt, f: f64) -> Option<std::cmp::Ordering> {
+    if f.is_nan() {
+        return None;
+    }
+    if f.is_infinite() {
+        return Some(if f > 0.0 {
+            std::cmp::Ordering::Less
+        } else {
+            std::cmp::Ordering::Greater
+        });
+    }
+    let fl = f.floor();
+    let fb = num_bigint::BigInt::from(fl as i128);
+    let fb = if fl.abs() < 1e38 {
+        fb
+    } else {
+        // Very large floats: convert exactly through the decimal expansion.
+        format!("{:.0}", fl)
+            .parse::<BigInt>()
+            .unwrap_or_else(|_| BigInt::zero())
+    };
+    match b.cmp(&fb) {
+        std::cmp::Ordering::Equal => {
+            if fl == f {
+                Some(std::cmp::Ordering::Equal)
+            } else {
+                Some(std::cmp::Ordering::Less)
+            }
+        }
+        o => Some(o),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// dict
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Default)]
+pub struct DictTable {
+    entries: Vec<Option<(i64, Value, Value)>>,
+    index: HashTable<usize>,
+    live: usize,
+}
+
+impl DictTable {
+    pub fn new() -> DictTable {
+        DictTable::default()
+    }
+    pub fn len(&self) -> usize {
+        self.live
+    }
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+    fn find(&self, hash: i64, key: &Value) -> Option<usize> {
+        let entries = &self.entries;
+        self.index
+            .find(hash as u64, |&i| match &entries[i] {
+                Some((h, k, _)) => *h == hash && key_eq(k, key),
+                None => false,
+            })
+            .copied()
+    }
+    pub fn get(&self, hash: i64, key: &Value) -> Option<Value> {
+        self.find(hash, key)
+            .and_then(|i| self.entries[i].as_ref().map(|e| e.2.clone()))
+    }
+    pub fn contains(&self, hash: i64, key: &Value) -> bool {
+        self.find(hash, key).is_some()
+    }
+    /// Insert or replace; an existing key keeps its position (and its original key object).
+    pub fn insert(&mut self, hash: i64, key: Value, value: Value) {
+        if let Some(i) = self.find(hash, &key) {
+            if let Some(e) = &mut self.entries[i] {
+                e.2 = value;
+            }
+            return;
+        }
+        let pos = self.entries.len();
+        self.entries.push(Some((hash, key, value)));
+        let entries = &self.entries;
+        self.index.insert_unique(hash as u64, pos, |&i| {
+            entries[i].as_ref().map(|e| e.0 as u64).unwrap_or(0)
+        });
+        self.live += 1;
+    }
+    pub fn remove(&mut self, hash: i64, key: &Value) -> Option<(Value, Value)> {
+        let i = self.find(hash, key)?;
+        let entries = &self.entries;
+        if let Ok(slot) = self.index.find_entry(hash as u64, |&j| j == i) {
+            slot.remove();
+        }
+        let _ = entries;
+        let e = self.entries[i].take();
+        self.live -= 1;
+        if self.entries.len() > 16 && self.live * 2 < self.entries.len() {
+            self.compact();
+        }
+        e.map(|(_, k, v)| (k, v))
+    }
+    /// Remove and return the last inserted pair (for `popitem`).
+    pub fn pop_last(&mut self) -> Option<(Value, Value)> {
+        while let Some(last) = self.entries.last() {
+            if last.is_none() {
+                self.entries.pop();
+                continue;
+            }
+            let (h, k, _) = last.clone().unwrap();
+            return self.remove(h, &k);
+        }
+        None
+    }
+    fn compact(&mut self) {
+        let old = std::mem::take(&mut self.entries);
+        self.index.clear();
+        self.live = 0;
+        for (h, k, v) in old.into_iter().flatten() {
+            self.insert(h, k, v);
+        }
+    }
+    pub fn clear(&mut self) {
+        *self = DictTable::default();
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&Value, &Value)> {
+        self.entries
+            .iter()
+            .filter_map(|e| e.as_ref().map(|(_, k, v)| (k, v)))
+    }
+    pub fn iter_hashed(&self) -> impl Iterator<Item = (i64, &Value, &Value)> {
+        self.entries
+            .iter()
+            .filter_map(|e| e.as_ref().map(|(h, k, v)| (*h, k, v)))
+    }
+    pub fn keys(&self) -> Vec<Value> {
+        self.iter().map(|(k, _)| k.clone()).collect()
+    }
+    pub fn values(&self) -> Vec<Value> {
+        self.iter().map(|(_, v)| v.clone()).collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// set (CPython's table layout)
+// ---------------------------------------------------------------------------------------------
+
+const SET_MINSIZE: usize = 8;
+const LINEAR_PROBES: usize = 9;
+const PERTURB_SHIFT: u32 = 5;
+
+#[derive(Clone)]
+enum Slot {
+    Empty,
+    Dummy,
+    Active(i64, Value),
+}
+
+#[derive(Clone)]
+pub struct SetTable {
+    table: Vec<Slot>,
+    fill: usize,
+    used: usize,
+    finger: usize,
+}
+
+impl Default for SetTable {
+    fn default() -> Self {
+        SetTable {
+            table: vec![Slot::Empty; SET_MINSIZE],
+            fill: 0,
+            used: 0,
+            finger: 0,
+        }
+    }
+}
+
+impl SetTable {
+    pub fn new() -> SetTable {
+        SetTable::default()
+    }
+    pub fn len(&self) -> usize {
+        self.used
+    }
+    pub fn is_empty(&self) -> bool {
+        self.used == 0
+    }
+    fn mask(&self) -> usize {
+        self.table.len() - 1
+    }
+    pub fn contains(&self, hash: i64, key: &Value) -> bool {
+        self.lookup(hash, key).is_some()
+    }
+    fn lookup(&self, hash: i64, key: &Value) -> Option<usize> {
+        let mask = self.mask();
+        let mut perturb = hash as u64;
+        let mut i = (hash as u64 as usize) & mask;
+        loop {
+            let probes = if i + LINEAR_PROBES <= mask {
+                LINEAR_PROBES
+            } else {
+                0
+            };
+            for j in 0..=probes {
+                match &self.table[i + j] {
+                    Slot::Empty => return None,
+                    Slot::Active(h, k) if *h == hash && key_eq(k, key) => return Some(i + j),
+                    _ => {}
+                }
+            }
+            perturb >>= PERTURB_SHIFT;
+            i = (i
+                .wrapping_mul(5)
+                .wrapping_add(1)
+                .wrapping_add(perturb as usize))
+                & mask;
+        }
+    }
+    /// Add a key; returns false if it was already present.
+    pub fn add(&mut self, hash: i64, key: Value) -> bool {
+        let mask = self.mask();
+        let mut perturb = hash as u64;
+        let mut i = (hash as u64 as usize) & mask;
+        let mut freeslot: Option<usize> = None;
+        loop {
+            let probes = if i + LINEAR_PROBES <= mask {
+                LINEAR_PROBES
+            } else {
+                0
+            };
+            for j in 0..=probes {
+                let idx = i + j;
+                match &self.table[idx] {
+                    Slot::Empty => {
+                        if let Some(f) = freeslot {
+                            self.table[f] = Slot::Active(hash, key);
+                            self.used += 1;
+                            return true;
+                        }
+                        self.table[idx] = Slot::Active(hash, key);
+                        self.fill += 1;
+                        self.used += 1;
+                        if self.fill * 5 >= mask * 3 {
+                            self.resize(if self.used > 50000 {
+                                self.used * 2
+                            } else {
+                                self.used * 4
+                            });
+                        }
+                        return true;
+                    }
+                    Slot::Active(h, k) => {
+                        if *h == hash && key_eq(k, &key) {
+                            return false;
+                        }
+                    }
+                    Slot::Dummy => {
+                        if freeslot.is_none() {
+                            freeslot = Some(idx);
+                        }
+                    }
+                }
+            }
+            perturb >>= PERTURB_SHIFT;
+            i = (i
+                .wrapping_mul(5)
+                .wrapping_add(1)
+                .wrapping_add(perturb as usize))
+                & mask;
+        }
+    }
+    fn insert_clean(table: &mut [Slot], hash: i64, key: Value) {
+        let mask = table.len() - 1;
+        let mut perturb = hash as u64;
+        let mut i = (hash as u64 as usize) & mask;
+        loop {
+            if matches!(table[i], Slot::Empty) {
+                table[i] = Slot::Active(hash, key);
+                return;
+            }
+            if i + LINEAR_PROBES <= mask {
+                for j in 1..=LINEAR_PROBES {
+                    if matches!(table[i + j], Slot::Empty) {
+                        table[i + j] = Slot::Active(hash, key);
+                        return;
+                    }
+                }
+            }
+            perturb >>= PERTURB_SHIFT;
+            i = (i
+                .wrapping_mul(5)
+                .wrapping_add(1)
+                .wrapping_add(perturb as usize))
+                & mask;
+        }
+    }
+    fn resize(&mut self, minused: usize) {
+        let mut newsize = SET_MINSIZE;
+        while newsize <= minused {
+            newsize <<= 1;
+        }
+        let old = std::mem::replace(&mut self.table, vec![Slot::Empty; newsize]);
+        for slot in old {
+            if let Slot::Active(h, k) = slot {
+                Self::insert_clean(&mut self.table, h, k);
+            }
+        }
+        self.fill = self.used;
+    }
+    pub fn remove(&mut self, hash: i64, key: &Value) -> bool {
+        match self.lookup(hash, key) {
+            Some(i) => {
+                self.table[i] = Slot::Dummy;
+                self.used -= 1;
+                true
+            }
+            None => false,
+        }
+    }
+    /// `set.pop()`: CPython's finger walk, so the same element comes out first.
+    pub fn pop(&mut self) -> Option<Value> {
+        if self.used == 0 {
+            return None;
+        }
+        let mask = self.mask();
+        let mut i = self.finger & mask;
+        while !matches!(self.table[i], Slot::Active(..)) {
+            i = (i + 1) & mask;
+        }
+        let slot = std::mem::replace(&mut self.table[i], Slot::Dummy);
+        self.used -= 1;
+        self.finger = i + 1;
+        match slot {
+            Slot::Active(_, k) => Some(k),
+            _ => None,
+        }
+    }
+    /// Add every key of `other` (CPython's set_merge: grow once, then insert).
+    pub fn merge(&mut self, other: &SetTable) {
+        if other.used == 0 {
+            return;
+        }
+        if (self.fill + other.used) * 5 >= self.mask() * 3 {
+            self.resize((self.used + other.used) * 2);
+        }
+        if self.fill == 0 && self.mask() == other.mask() && other.fill == other.used {
+            self.table = other.table.clone();
+            self.fill = other.fill;
+            self.used = other.used;
+            return;
+        }
+        if self.fill == 0 {
+            for slot in &other.table {
+                if let Slot::Active(h, k) = slot {
+                    Self::insert_clean(&mut self.table, *h, k.clone());
+                    self.fill += 1;
+                    self.used += 1;
+                }
+            }
+            return;
+        }
+        for (h, k) in other.iter_hashed() {
+            self.add(h, k.clone());
+        }
+    }
+    pub fn clear(&mut self) {
+        *self = SetTable::default();
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &Value> {
+        self.table.iter().filter_map(|s| match s {
+            Slot::Active(_, k) => Some(k),
+            _ => None,
+        })
+    }
+    pub fn iter_hashed(&self) -> impl Iterator<Item = (i64, &Value)> {
+        self.table.iter().filter_map(|s| match s {
+            Slot::Active(h, k) => Some((*h, k)),
+            _ => None,
+        })
+    }
+    pub fn keys(&self) -> Vec<Value> {
+        self.iter().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_hashes_match_python() {
+        assert_eq!(hash_i64(-1), -2);
+        assert_eq!(hash_i64((1 << 61) - 1), 0);
+        assert_eq!(hash_f64(1.5), 1152921504606846977);
+        assert_eq!(hash_f64(2.0), 2);
+        assert_eq!(hash_f64(-0.5), -1152921504606846976);
+        assert_eq!(hash_f64(f64::INFINITY), 314159);
+    }
+
+    #[test]
+    fn set_order_matches_cpython() {
+        // python3 -c "print({10, 100, 5, 3, 1, 64})" -> {64, 1, 3, 100, 5, 10}
+        let mut s = SetTable::new();
+        for i in [10i64, 100, 5, 3, 1, 64] {
+            s.add(hash_i64(i), Value::Int(i));
+        }
+        let got: Vec<i64> = s
+            .iter()
+            .map(|v| if let Value::Int(i) = v { *i } else { 0 })
+            .collect();
+        assert_eq!(got, vec![64, 1, 3, 100, 5, 10]);
+    }
+
+    #[test]
+    fn dict_keeps_insertion_order_across_removal() {
+        let mut d = DictTable::new();
+        for i in 0..40i64 {
+            d.insert(hash_i64(i), Value::Int(i), Value::Int(i * 2));
+        }
+        for i in 0..30i64 {
+            d.remove(hash_i64(i), &Value::Int(i));
+        }
+        let keys: Vec<i64> = d
+            .keys()
+            .iter()
+            .map(|v| if let Value::Int(i) = v { *i } else { 0 })
+            .collect();
+        assert_eq!(keys, (30..40).collect::<Vec<_>>());
+        assert!(d.get(hash_i64(35), &Value::Int(35)).is_some());
+        assert!(d.get(hash_f64(35.0), &Value::Float(35.0)).is_some());
+    }
+}

@@ -1,0 +1,798 @@
+//! The importable modules (spec §7): `sys`, `math`, `time`, `os`, `random`. A module is created
+//! on first import and cached in the runtime, so every thread sees the same one.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::builtins::{args, builtin};
+use crate::exceptions::{ExcKind, ExcObj};
+use crate::ops::{self, err, type_error};
+use crate::value::*;
+use crate::vm::Vm;
+
+type Kw<'a> = &'a [(Arc<str>, Value)];
+
+pub fn import(vm: &mut Vm, name: &str) -> PResult<Value> {
+    if let Some(m) = vm.rt.modules.lock().get(name) {
+        return Ok(m.clone());
+    }
+    let m = match name {
+        "sys" => make_sys(vm),
+        "math" => make_math(),
+        "time" => make_time(),
+        "os" => make_os(),
+        "random" => make_random(),
+        _ => {
+            return err(
+                ExcKind::ModuleNotFoundError,
+                format!("No module named '{}'", name),
+            )
+        }
+    };
+    let v = Value::Module(Arc::new(m));
+    vm.rt.modules.lock().insert(name.to_string(), v.clone());
+    Ok(v)
+}
+
+fn module(name: &str, fns: &[(&'static str, BuiltinFnPtr)], extra: Vec<(&str, Value)>) -> Module {
+    let mut attrs: Vec<(Arc<str>, Value)> = Vec::new();
+    for (n, f) in fns {
+        let v = Value::Builtin(Arc::new(Builtin {
+            name: n,
+            func: *f,
+            method: false,
+            bound: None,
+            owner: None,
+        }));
+        attrs.push((Arc::from(*n), v));
+    }
+    for (n, v) in extra {
+        attrs.push((Arc::from(n), v));
+    }
+    Module {
+        name: name.to_string(),
+        attrs: Mutex::new(attrs),
+    }
+}
+
+fn num_arg(fname: &str, v: &Value) -> PResult<f64> {
+    match ops::to_f64(v)? {
+        Some(f) => Ok(f),
+        None => type_error(format!("must be real number, not {}", v.type_name())).map_err(|e| {
+            let _ = fname;
+            e
+        }),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// sys
+// ---------------------------------------------------------------------------------------------
+
+struct StdStream {
+    err: bool,
+}
+
+fn stream_write(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let is_err = matches!(a.first(), Some(Value::Native(n)) if n.0.type_name() == "stderr");
+    let s = match a.get(1) {
+        Some(Value::Str(s)) => s.clone(),
+        Some(v) => {
+            return type_error(format!(
+                "write() argument must be str, not {}",
+                v.type_name()
+            ))
+        }
+        None => return type_error("write() takes exactly one argument (0 given)"),
+    };
+    if is_err {
+        vm.rt.stdout.lock().flush();
+        crate::builtins::io::write_stderr(&s.s);
+    } else {
+        vm.rt.stdout.lock().write(&s.s);
+    }
+    Ok(Value::Int(s.char_len() as i64))
+}
+
+fn stream_flush(vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+    vm.rt.stdout.lock().flush();
+    Ok(Value::None)
+}
+
+impl NativeObj for StdStream {
+    fn type_name(&self) -> &'static str {
+        if self.err {
+            "stderr"
+        } else {
+            "stdout"
+        }
+    }
+    fn repr(&self) -> String {
+        format!(
+            "<_io.TextIOWrapper name='<{}>' mode='w' encoding='utf-8'>",
+            self.type_name()
+        )
+    }
+    fn get_attr(&self, this: &Value, name: &str) -> Option<Value> {
+        let f: BuiltinFnPtr = match name {
+            "write" => stream_write,
+            "flush" => stream_flush,
+            _ => return None,
+        };
+        Some(Value::Builtin(Arc::new(Builtin {
+            name: if name == "write" { "write" } else { "flush" },
+            func: f,
+            method: false,
+            bound: Some(this.clone()),
+            owner: None,
+        })))
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+fn make_sys(vm: &mut Vm) -> Module {
+    let argv = Value::list(vm.rt.argv.iter().map(|a| Value::str(a.clone())).collect());
+    module(
+        "sys",
+        &[
+            ("exit", sys_exit),
+            ("setrecursionlimit", sys_setrecursionlimit),
+            ("getrecursionlimit", sys_getrecursionlimit),
+            ("setswitchinterval", sys_setswitchinterval),
+            ("getswitchinterval", sys_getswitchinterval),
+        ],
+        vec![
+            ("argv", argv),
+            ("stdout", Value::native(StdStream { err: false })),
+            ("stderr", Value::native(StdStream { err: true })),
+            ("maxsize", Value::Int(i64::MAX)),
+            ("platform", Value::str("linux")),
+            (
+                "version",
+                Value::str(concat!("Toy ", env!("CARGO_PKG_VERSION"))),
+            ),
+        ],
+    )
+}
+
+fn sys_exit(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::range("exit", a, 0, 1)?;
+    Err(ExcObj::with_args(ExcKind::SystemExit, a.to_vec()))
+}
+
+fn sys_setrecursionlimit(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("setrecursionlimit", a, 1)?;
+    let n = ops::as_index(&a[0], || {
+        format!(
+            "'{}' object cannot be interpreted as an integer",
+            a[0].type_name()
+        )
+    })?;
+    if n < 1 {
+        return err(
+            ExcKind::ValueError,
+            "recursion limit must be greater or equal than 1",
+        );
+    }
+    vm.rt.recursion_limit.store(n as usize, Ordering::Relaxed);
+    Ok(Value::None)
+}
+
+fn sys_getrecursionlimit(vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(Value::Int(
+        vm.rt.recursion_limit.load(Ordering::Relaxed) as i64
+    ))
+}
+
+fn sys_setswitchinterval(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("setswitchinterval", a, 1)?;
+    let s = num_arg("setswitchinterval", &a[0])?;
+    if s <= 0.0 {
+        return err(
+            ExcKind::ValueError,
+            "switch interval must be strictly positive",
+        );
+    }
+    vm.rt.set_switch_interval(s);
+    Ok(Value::None)
+}
+
+fn sys_getswitchinterval(vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(Value::Float(vm.rt.switch_interval()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// math
+// ---------------------------------------------------------------------------------------------
+
+fn make_math() -> Module {
+    module(
+        "math",
+        &[
+            ("sqrt", m_sqrt),
+            ("floor", m_floor),
+            ("ceil", m_ceil),
+            ("trunc", m_trunc),
+            ("isqrt", m_isqrt),
+            ("log", m_log),
+            ("log2", m_log2),
+            ("log10", m_log10),
+            ("exp", m_exp),
+            ("sin", m_sin),
+            ("cos", m_cos),
+            ("tan", m_tan),
+            ("atan", m_atan),
+            ("atan2", m_atan2),
+            ("fabs", m_fabs),
+            ("pow", m_pow),
+            ("hypot", m_hypot),
+            ("gcd", m_gcd),
+            ("factorial", m_factorial),
+            ("isnan", m_isnan),
+            ("isinf", m_isinf),
+            ("isfinite", m_isfinite),
+            ("isclose", m_isclose),
+        ],
+        vec![
+            ("pi", Value::Float(std::f64::consts::PI)),
+            ("e", Value::Float(std::f64::consts::E)),
+            ("tau", Value::Float(std::f64::consts::TAU)),
+            ("inf", Value::Float(f64::INFINITY)),
+            ("nan", Value::Float(f64::NAN)),
+        ],
+    )
+}
+
+fn one(name: &str, a: &[Value]) -> PResult<f64> {
+    args::exact(name, a, 1)?;
+    num_arg(name, &a[0])
+}
+
+fn domain<T>() -> PResult<T> {
+    err(ExcKind::ValueError, "math domain error")
+}
+
+fn m_sqrt(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let x = one("sqrt", a)?;
+    if x < 0.0 {
+        return domain();
+    }
+    Ok(Value::Float(x.sqrt()))
+}
+
+fn int_round(a: &[Value], name: &str, f: fn(f64) -> f64) -> PResult<Value> {
+    args::exact(name, a, 1)?;
+    if let Value::Int(_) | Value::BigInt(_) = &a[0] {
+        return Ok(a[0].clone());
+    }
+    if let Value::Bool(b) = &a[0] {
+        return Ok(Value::Int(*b as i64));
+    }
+    let x = num_arg(name, &a[0])?;
+    if x.is_nan() {
+        return err(ExcKind::ValueError, "cannot convert float NaN to integer");
+    }
+    if x.is_infinite() {
+        return err(
+            ExcKind::OverflowError,
+            "cannot convert float infinity to integer",
+        );
+    }
+    Ok(crate::builtins::float_to_int(f(x)))
+}
+
+fn m_floor(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    int_round(a, "floor", f64::floor)
+}
+fn m_ceil(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    int_round(a, "ceil", f64::ceil)
+}
+fn m_trunc(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    int_round(a, "trunc", f64::trunc)
+}
+
+fn m_isqrt(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("isqrt", a, 1)?;
+    let Some(n) = ops::to_bigint(&a[0]) else {
+        return type_error(format!(
+            "'{}' object cannot be interpreted as an integer",
+            a[0].type_name()
+        ));
+    };
+    if num_traits::Signed::is_negative(&n) {
+        return err(ExcKind::ValueError, "isqrt() argument must be nonnegative");
+    }
+    Ok(Value::from_bigint(n.sqrt()))
+}
+
+fn m_log(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::range("log", a, 1, 2)?;
+    let ln = |v: &Value| -> PResult<f64> {
+        if let Value::BigInt(b) = v {
+            // Big ints: log of the leading digits plus the scale.
+            if num_traits::Signed::is_negative(&**b) {
+                return domain();
+            }
+            let bits = b.bits();
+            let shift = bits.saturating_sub(64);
+            let top: num_bigint::BigInt = &**b >> shift;
+            let t = num_traits::ToPrimitive::to_f64(&top).unwrap_or(1.0);
+            return Ok(t.ln() + shift as f64 * std::f64::consts::LN_2);
+        }
+        let x = num_arg("log", v)?;
+        if x <= 0.0 {
+            return domain();
+        }
+        Ok(x.ln())
+    };
+    let x = ln(&a[0])?;
+    match a.get(1) {
+        Some(b) => {
+            let lb = ln(b)?;
+            if lb == 0.0 {
+                return err(ExcKind::ZeroDivisionError, "float division by zero");
+            }
+            Ok(Value::Float(x / lb))
+        }
+        None => Ok(Value::Float(x)),
+    }
+}
+
+fn m_log2(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let x = one("log2", a)?;
+    if x <= 0.0 {
+        return domain();
+    }
+    Ok(Value::Float(x.log2()))
+}
+fn m_log10(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let x = one("log10", a)?;
+    if x <= 0.0 {
+        return domain();
+    }
+    Ok(Value::Float(x.log10()))
+}
+fn m_exp(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let x = one("exp", a)?;
+    let r = x.exp();
+    if r.is_infinite() && x.is_finite() {
+        return err(ExcKind::OverflowError, "math range error");
+    }
+    Ok(Value::Float(r))
+}
+fn m_sin(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let x = one("sin", a)?;
+    if x.is_infinite() {
+        return domain();
+    }
+    Ok(Value::Float(x.sin()))
+}
+fn m_cos(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let x = one("cos", a)?;
+    if x.is_infinite() {
+        return domain();
+    }
+    Ok(Value::Float(x.cos()))
+}
+fn m_tan(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let x = one("tan", a)?;
+    if x.is_infinite() {
+        return domain();
+    }
+    Ok(Value::Float(x.tan()))
+}
+fn m_atan(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(Value::Float(one("atan", a)?.atan()))
+}
+fn m_atan2(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("atan2", a, 2)?;
+    Ok(Value::Float(
+        num_arg("atan2", &a[0])?.atan2(num_arg("atan2", &a[1])?),
+    ))
+}
+fn m_fabs(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(Value::Float(one("fabs", a)?.abs()))
+}
+fn m_pow(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("pow", a, 2)?;
+    let (x, y) = (num_arg("pow", &a[0])?, num_arg("pow", &a[1])?);
+    if x == 0.0 && y < 0.0 {
+        return domain();
+    }
+    if x < 0.0 && y.fract() != 0.0 {
+        return domain();
+    }
+    let r = x.powf(y);
+    if r.is_infinite() && x.is_finite() && y.is_finite() {
+        return err(ExcKind::OverflowError, "math range error");
+    }
+    Ok(Value::Float(r))
+}
+fn m_hypot(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let mut acc = 0.0f64;
+    for v in a {
+        let x = num_arg("hypot", v)?;
+        acc = acc.hypot(x);
+    }
+    Ok(Value::Float(acc))
+}
+fn m_gcd(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let mut g = num_bigint::BigInt::from(0);
+    for v in a {
+        let Some(n) = ops::to_bigint(v) else {
+            return type_error(format!(
+                "'{}' object cannot be interpreted as an integer",
+                v.type_name()
+            ));
+        };
+        g = num_integer::Integer::gcd(&g, &n);
+    }
+    Ok(Value::from_bigint(g))
+}
+fn m_factorial(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("factorial", a, 1)?;
+    let n = match &a[0] {
+        Value::Int(i) => *i,
+        Value::Bool(b) => *b as i64,
+        Value::Float(_) => return type_error("'float' object cannot be interpreted as an integer"),
+        v => {
+            return type_error(format!(
+                "'{}' object cannot be interpreted as an integer",
+                v.type_name()
+            ))
+        }
+    };
+    if n < 0 {
+        return err(
+            ExcKind::ValueError,
+            "factorial() not defined for negative values",
+        );
+    }
+    let mut acc = num_bigint::BigInt::from(1);
+    for i in 2..=n {
+        acc *= i;
+    }
+    Ok(Value::from_bigint(acc))
+}
+fn m_isnan(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(Value::Bool(one("isnan", a)?.is_nan()))
+}
+fn m_isinf(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(Value::Bool(one("isinf", a)?.is_infinite()))
+}
+fn m_isfinite(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(Value::Bool(one("isfinite", a)?.is_finite()))
+}
+fn m_isclose(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let k = args::kw("isclose", kw, &["rel_tol", "abs_tol"])?;
+    args::exact("isclose", a, 2)?;
+    let (x, y) = (num_arg("isclose", &a[0])?, num_arg("isclose", &a[1])?);
+    let rel = match k[0] {
+        Some(v) => num_arg("isclose", v)?,
+        None => 1e-9,
+    };
+    let abs = match k[1] {
+        Some(v) => num_arg("isclose", v)?,
+        None => 0.0,
+    };
+    if x == y {
+        return Ok(Value::Bool(true));
+    }
+    if x.is_infinite() || y.is_infinite() {
+        return Ok(Value::Bool(false));
+    }
+    let d = (x - y).abs();
+    Ok(Value::Bool(
+        d <= (rel * y.abs()).max(rel * x.abs()) || d <= abs,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// time
+// ---------------------------------------------------------------------------------------------
+
+fn make_time() -> Module {
+    module(
+        "time",
+        &[
+            ("time", t_time),
+            ("perf_counter", t_perf_counter),
+            ("monotonic", t_monotonic),
+            ("sleep", t_sleep),
+            ("process_time", t_process_time),
+            ("thread_time", t_thread_time),
+        ],
+        Vec::new(),
+    )
+}
+
+fn t_time(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Ok(Value::Float(d.as_secs_f64()))
+}
+
+fn clock(id: libc::clockid_t) -> f64 {
+    nix::time::clock_gettime(nix::time::ClockId::from_raw(id))
+        .map(|t| t.tv_sec() as f64 + t.tv_nsec() as f64 * 1e-9)
+        .unwrap_or(0.0)
+}
+
+fn t_perf_counter(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(Value::Float(clock(libc::CLOCK_MONOTONIC)))
+}
+fn t_monotonic(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(Value::Float(clock(libc::CLOCK_MONOTONIC)))
+}
+fn t_process_time(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(Value::Float(clock(libc::CLOCK_PROCESS_CPUTIME_ID)))
+}
+fn t_thread_time(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(Value::Float(clock(libc::CLOCK_THREAD_CPUTIME_ID)))
+}
+
+fn t_sleep(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("sleep", a, 1)?;
+    let s = match ops::to_f64(&a[0])? {
+        Some(s) => s,
+        None => {
+            return type_error(format!(
+                "'{}' object cannot be interpreted as an integer",
+                a[0].type_name()
+            ))
+        }
+    };
+    if s < 0.0 {
+        return err(ExcKind::ValueError, "sleep length must be non-negative");
+    }
+    if !s.is_finite() {
+        return err(ExcKind::OverflowError, "sleep length is too large");
+    }
+    vm.sleep(std::time::Duration::from_secs_f64(s))?;
+    Ok(Value::None)
+}
+
+// ---------------------------------------------------------------------------------------------
+// os
+// ---------------------------------------------------------------------------------------------
+
+fn make_os() -> Module {
+    module(
+        "os",
+        &[
+            ("getpid", os_getpid),
+            ("getppid", os_getppid),
+            ("cpu_count", os_cpu_count),
+            ("getenv", os_getenv),
+        ],
+        vec![("sep", Value::str("/")), ("name", Value::str("posix"))],
+    )
+}
+
+fn os_getpid(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(Value::Int(std::process::id() as i64))
+}
+fn os_getppid(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(Value::Int(nix::unistd::getppid().as_raw() as i64))
+}
+fn os_cpu_count(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(Value::Int(
+        std::thread::available_parallelism()
+            .map(|n| n.get() as i64)
+            .unwrap_or(1),
+    ))
+}
+fn os_getenv(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let k = args::kw("getenv", kw, &["key", "default"])?;
+    let key = match a.first().or(k[0]) {
+        Some(Value::Str(s)) => s.s.clone(),
+        Some(v) => return type_error(format!("str expected, not {}", v.type_name())),
+        None => return type_error("getenv() missing 1 required positional argument: 'key'"),
+    };
+    Ok(match std::env::var(&key) {
+        Ok(v) => Value::str(v),
+        Err(_) => a.get(1).or(k[1]).cloned().unwrap_or(Value::None),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// random (xoshiro256**; its numbers need not match CPython's)
+// ---------------------------------------------------------------------------------------------
+
+static RNG: Mutex<Option<[u64; 4]>> = Mutex::new(None);
+
+fn splitmix(x: &mut u64) -> u64 {
+    *x = x.wrapping_add(0x9e3779b97f4a7c15);
+    let mut z = *x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+    z ^ (z >> 31)
+}
+
+fn seeded(seed: u64) -> [u64; 4] {
+    let mut x = seed;
+    [
+        splitmix(&mut x),
+        splitmix(&mut x),
+        splitmix(&mut x),
+        splitmix(&mut x),
+    ]
+}
+
+fn next_u64() -> u64 {
+    let mut g = RNG.lock();
+    let s = g.get_or_insert_with(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        seeded(t.as_nanos() as u64 ^ ((std::process::id() as u64) << 32))
+    });
+    let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+    let t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = s[3].rotate_left(45);
+    result
+}
+
+/// Re-seed after fork so that parent and child do not produce the same numbers.
+pub fn reseed_random_after_fork() {
+    let mut g = RNG.lock();
+    if g.is_some() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        *g = Some(seeded(
+            t.as_nanos() as u64 ^ ((std::process::id() as u64) << 32),
+        ));
+    }
+}
+
+fn rand_below(n: u64) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    let zone = u64::MAX - (u64::MAX % n);
+    loop {
+        let x = next_u64();
+        if x < zone {
+            return x % n;
+        }
+    }
+}
+
+fn make_random() -> Module {
+    module(
+        "random",
+        &[
+            ("random", r_random),
+            ("randint", r_randint),
+            ("randrange", r_randrange),
+            ("uniform", r_uniform),
+            ("choice", r_choice),
+            ("shuffle", r_shuffle),
+            ("seed", r_seed),
+        ],
+        Vec::new(),
+    )
+}
+
+fn r_random(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+    Ok(Value::Float(
+        (next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64),
+    ))
+}
+
+fn int_arg(v: &Value) -> PResult<i64> {
+    ops::as_index(v, || {
+        format!(
+            "'{}' object cannot be interpreted as an integer",
+            v.type_name()
+        )
+    })
+}
+
+fn r_randint(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    if a.len() != 2 {
+        return type_error(format!(
+            "Random.randint() missing {} required positional argument{}",
+            2 - a.len().min(2),
+            if a.len() == 1 { "" } else { "s" }
+        ));
+    }
+    let (lo, hi) = (int_arg(&a[0])?, int_arg(&a[1])?);
+    if hi < lo {
+        return err(
+            ExcKind::ValueError,
+            format!(
+                "empty range for randrange() ({}, {}, {})",
+                lo,
+                hi + 1,
+                hi + 1 - lo
+            ),
+        );
+    }
+    let span = (hi as i128 - lo as i128 + 1) as u64;
+    Ok(Value::Int(lo.wrapping_add(rand_below(span) as i64)))
+}
+
+fn r_randrange(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::range("randrange", a, 1, 3)?;
+    let (start, stop, step) = match a.len() {
+        1 => (0, int_arg(&a[0])?, 1),
+        2 => (int_arg(&a[0])?, int_arg(&a[1])?, 1),
+        _ => (int_arg(&a[0])?, int_arg(&a[1])?, int_arg(&a[2])?),
+    };
+    if step == 0 {
+        return err(ExcKind::ValueError, "zero step for randrange()");
+    }
+    let n = if step > 0 {
+        (stop - start + step - 1) / step
+    } else {
+        (start - stop - step - 1) / (-step)
+    };
+    if n <= 0 {
+        return err(ExcKind::ValueError, "empty range for randrange()");
+    }
+    Ok(Value::Int(start + step * rand_below(n as u64) as i64))
+}
+
+fn r_uniform(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("uniform", a, 2)?;
+    let (lo, hi) = (num_arg("uniform", &a[0])?, num_arg("uniform", &a[1])?);
+    let r = (next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+    Ok(Value::Float(lo + (hi - lo) * r))
+}
+
+fn r_choice(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("choice", a, 1)?;
+    let n = crate::builtins::len_of(&a[0])?;
+    if n == 0 {
+        return err(ExcKind::IndexError, "Cannot choose from an empty sequence");
+    }
+    let _ = vm;
+    crate::builtins::subscript::get_item(&a[0], &Value::Int(rand_below(n as u64) as i64))
+}
+
+fn r_shuffle(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    args::exact("shuffle", a, 1)?;
+    match &a[0] {
+        Value::List(l) => {
+            let mut items = l.items.lock();
+            for i in (1..items.len()).rev() {
+                let j = rand_below(i as u64 + 1) as usize;
+                items.swap(i, j);
+            }
+            Ok(Value::None)
+        }
+        v => type_error(format!(
+            "'{}' object does not support item assignment",
+            v.type_name()
+        )),
+    }
+}
+
+fn r_seed(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    let seed = match a.first() {
+        None | Some(Value::None) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as u64,
+        Some(v) => crate::dict::hash_value(v)? as u64,
+    };
+    *RNG.lock() = Some(seeded(seed));
+    Ok(Value::None)
+}
+
+#[allow(dead_code)]
+fn _b() -> Value {
+    builtin("x", r_random)
+}

@@ -1,0 +1,155 @@
+//! The driver: read the program, parse, compile, run, and turn the outcome into an exit
+//! status (0, 1 for an uncaught exception or syntax error, N for `sys.exit(N)`, 2 when the
+//! file cannot be opened).
+
+use std::io::Read;
+use std::sync::Arc;
+
+use crate::builtins::io::write_stderr;
+use crate::cli::{Config, Source};
+use crate::exceptions::ExcKind;
+use crate::vm::{Runtime, Vm};
+
+pub fn main(config: Config) -> i32 {
+    let (filename, bytes) = match &config.source {
+        Source::File(path) => match std::fs::read(path) {
+            Ok(b) => (path.clone(), b),
+            Err(e) => {
+                let errno = e.raw_os_error().unwrap_or(0);
+                write_stderr(&format!(
+                    "toy: can't open file '{}': [Errno {}] {}\n",
+                    path,
+                    errno,
+                    crate::exceptions::strerror(errno)
+                ));
+                return 2;
+            }
+        },
+        Source::Code(c) => ("<string>".to_string(), c.clone().into_bytes()),
+        Source::Stdin => {
+            let mut b = Vec::new();
+            if let Err(e) = std::io::stdin().read_to_end(&mut b) {
+                write_stderr(&format!("toy: cannot read standard input: {}\n", e));
+                return 2;
+            }
+            ("<stdin>".to_string(), b)
+        }
+        Source::Repl => return crate::run::repl(config),
+    };
+    let rt = Runtime::new(config.argv.clone());
+    rt.set_switch_interval(config.switch_interval);
+    let source = match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            let pos = e.utf8_error().valid_up_to();
+            let byte = e.as_bytes()[pos];
+            write_stderr(&format!(
+                "SyntaxError: (unicode error) 'utf-8' codec can't decode byte 0x{:02x} in position {}: invalid start byte\n",
+                byte, pos
+            ));
+            return 1;
+        }
+    };
+    let status = run_source(&rt, &source, &filename, config.dis);
+    rt.stdout.lock().flush();
+    status
+}
+
+/// Parse, compile and run one program in `rt`; returns the exit status.
+pub fn run_source(rt: &Arc<Runtime>, source: &str, filename: &str, dis: bool) -> i32 {
+    rt.add_source(filename, source);
+    let body = match crate::parser::parse_module(source) {
+        Ok(b) => b,
+        Err(e) => {
+            write_stderr(&crate::report::syntax_error(&e, filename, source));
+            return 1;
+        }
+    };
+    let code =
+        match crate::compiler::compile_module(&body, filename, false, &mut |n| rt.global_slot(n)) {
+            Ok(c) => c,
+            Err(e) => {
+                write_stderr(&crate::report::syntax_error(&e, filename, source));
+                return 1;
+            }
+        };
+    drop(body);
+    if dis {
+        let text = crate::bytecode::disassemble(&code, &|slot| rt.global_name(slot));
+        rt.stdout.lock().write(&text);
+        return 0;
+    }
+    let mut vm = Vm::new(rt.clone());
+    let result = vm.run_module(code);
+    let status = match result {
+        Ok(_) => 0,
+        Err(exc) => {
+            rt.stdout.lock().flush();
+            if exc.kind == ExcKind::SystemExit {
+                crate::report::system_exit_status(&exc)
+            } else {
+                write_stderr(&crate::report::traceback(rt, &exc));
+                if exc.kind == ExcKind::KeyboardInterrupt {
+                    130
+                } else {
+                    1
+                }
+            }
+        }
+    };
+    rt.stdout.lock().flush();
+    status
+}
+
+/// The interactive prompt (a fuller REPL with line editing comes with the standard library
+/// work; this one reads statements from the terminal line by line).
+pub fn repl(config: Config) -> i32 {
+    use std::io::BufRead;
+    let rt = Runtime::new(config.argv.clone());
+    rt.set_switch_interval(config.switch_interval);
+    let mut vm = Vm::new(rt.clone());
+    let stdin = std::io::stdin();
+    let mut buf = String::new();
+    loop {
+        write_stderr(if buf.is_empty() { ">>> " } else { "... " });
+        let mut line = String::new();
+        match stdin.lock().read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                write_stderr("\n");
+                return 0;
+            }
+            Ok(_) => {}
+        }
+        buf.push_str(&line);
+        let complete =
+            line.trim().is_empty() || !buf.trim_end().ends_with(':') && !buf.contains("\n ");
+        let parsed = crate::parser::parse_module(&buf);
+        let body = match parsed {
+            Ok(b) if complete || buf.lines().count() == 1 && !buf.trim_end().ends_with(':') => b,
+            Ok(_) => continue,
+            Err(e) if e.at_eof && !line.trim().is_empty() => continue,
+            Err(e) => {
+                write_stderr(&crate::report::syntax_error(&e, "<stdin>", &buf));
+                buf.clear();
+                continue;
+            }
+        };
+        rt.add_source("<stdin>", &buf);
+        let code =
+            crate::compiler::compile_module(&body, "<stdin>", true, &mut |n| rt.global_slot(n));
+        buf.clear();
+        match code {
+            Ok(code) => {
+                if let Err(exc) = vm.run_module(code) {
+                    rt.stdout.lock().flush();
+                    if exc.kind == ExcKind::SystemExit {
+                        return crate::report::system_exit_status(&exc);
+                    }
+                    write_stderr(&crate::report::traceback(&rt, &exc));
+                }
+                rt.stdout.lock().flush();
+            }
+            Err(e) => write_stderr(&crate::report::syntax_error(&e, "<stdin>", "")),
+        }
+    }
+}

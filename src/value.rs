@@ -1,0 +1,595 @@
+//! The object model: every Toy value, and the heap objects behind them.
+//!
+//! `Value` is 16 bytes: a tag plus either an immediate (`None`, `bool`, a machine-word `int`, a
+//! `float`) or one `Arc` pointer to a heap object. Ints and floats never allocate in the common
+//! case; an int that leaves the i64 range becomes `BigInt` and comes back when it fits again.
+//!
+//! Thread safety is by construction: heap objects are shared with `Arc` and every mutable one
+//! guards its contents with a `parking_lot::Mutex`, so `Value: Send + Sync` without any
+//! `unsafe impl`. The GIL serialises *execution*; memory safety never depends on it.
+//! Rule for every caller: never hold an object's lock while running Toy code or taking another
+//! object's lock that might be the same one (clone what you need out of it, then release).
+
+use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use num_bigint::BigInt;
+use parking_lot::Mutex;
+
+use crate::bytecode::Code;
+use crate::dict::{DictTable, SetTable};
+use crate::exceptions::{ExcKind, ExcObj};
+
+#[derive(Clone)]
+pub enum Value {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    BigInt(Arc<BigInt>),
+    Str(Arc<StrObj>),
+    List(Arc<ListObj>),
+    Tuple(Arc<TupleObj>),
+    Dict(Arc<DictObj>),
+    Set(Arc<SetObj>),
+    Range(Arc<RangeObj>),
+    Func(Arc<Function>),
+    Builtin(Arc<Builtin>),
+    Method(Arc<BoundMethod>),
+    Iter(Arc<IterObj>),
+    Module(Arc<Module>),
+    Exc(Arc<ExcObj>),
+    Type(TypeKind),
+    Slice(Arc<SliceObj>),
+    Native(Arc<NativeBox>),
+}
+
+/// The result of anything that can raise a Toy exception.
+pub type PResult<T> = Result<T, Arc<ExcObj>>;
+
+// ---------------------------------------------------------------------------------------------
+// Strings
+// ---------------------------------------------------------------------------------------------
+
+/// An immutable Unicode string. `ascii` makes code-point indexing O(1) in the common case;
+/// the hash is computed once, on first use (0 means "not yet").
+pub struct StrObj {
+    pub s: String,
+    pub ascii: bool,
+    hash: AtomicI64,
+}
+
+impl StrObj {
+    pub fn new(s: String) -> StrObj {
+        let ascii = s.is_ascii();
+        StrObj {
+            s,
+            ascii,
+            hash: AtomicI64::new(0),
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.s
+    }
+    /// Length in code points.
+    pub fn char_len(&self) -> usize {
+        if self.ascii {
+            self.s.len()
+        } else {
+            self.s.chars().count()
+        }
+    }
+    pub fn hash(&self) -> i64 {
+        let h = self.hash.load(Ordering::Relaxed);
+        if h != 0 {
+            return h;
+        }
+        // FNV-1a over the bytes, folded into Python's hash range (never -1, never 0 cached).
+        let mut x: u64 = 0xcbf29ce484222325;
+        for b in self.s.as_bytes() {
+            x ^= *b as u64;
+            x = x.wrapping_mul(0x100000001b3);
+        }
+        let mut h = (x >> 2) as i64;
+        if h == 0 || h == -1 {
+            h = 2;
+        }
+        self.hash.store(h, Ordering::Relaxed);
+        h
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Containers
+// ---------------------------------------------------------------------------------------------
+
+pub struct ListObj {
+    pub items: Mutex<Vec<Value>>,
+}
+
+pub struct TupleObj {
+    pub items: Box<[Value]>,
+}
+
+pub struct DictObj {
+    pub table: Mutex<DictTable>,
+}
+
+pub struct SetObj {
+    pub table: Mutex<SetTable>,
+}
+
+/// `a[lo:hi:step]`: the three parts as given (None where missing).
+pub struct SliceObj {
+    pub lower: Value,
+    pub upper: Value,
+    pub step: Value,
+}
+
+#[derive(Clone, Copy)]
+pub struct RangeObj {
+    pub start: i64,
+    pub stop: i64,
+    pub step: i64,
+}
+
+impl RangeObj {
+    pub fn len(&self) -> i64 {
+        let (lo, hi, step) = (self.start as i128, self.stop as i128, self.step as i128);
+        let n = if step > 0 {
+            if lo < hi {
+                (hi - lo - 1) / step + 1
+            } else {
+                0
+            }
+        } else if lo > hi {
+            (lo - hi - 1) / (-step) + 1
+        } else {
+            0
+        };
+        n as i64
+    }
+    pub fn get(&self, i: i64) -> i64 {
+        self.start + i * self.step
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Functions
+// ---------------------------------------------------------------------------------------------
+
+/// A variable captured by a closure: shared by reference between the frames that use it.
+pub struct Cell {
+    pub value: Mutex<Option<Value>>,
+}
+
+impl Cell {
+    pub fn new(v: Option<Value>) -> Arc<Cell> {
+        Arc::new(Cell {
+            value: Mutex::new(v),
+        })
+    }
+}
+
+/// The module-level namespace. Names are resolved to slots when code is compiled, so a global
+/// access at run time is an index, never a string hash. Each slot also remembers the builtin of
+/// the same name (if any), which is what a load falls back to while the global is unset.
+pub struct Globals {
+    pub slots: parking_lot::RwLock<Vec<GlobalSlot>>,
+    pub index: Mutex<rustc_hash::FxHashMap<Arc<str>, u32>>,
+}
+
+#[derive(Clone)]
+pub struct GlobalSlot {
+    pub name: Arc<str>,
+    pub value: Option<Value>,
+    pub builtin: Option<Value>,
+}
+
+pub struct Function {
+    pub code: Arc<Code>,
+    pub globals: Arc<Globals>,
+    /// Defaults of the trailing positional parameters.
+    pub defaults: Vec<Value>,
+    /// Defaults of keyword-only parameters, one per kw-only parameter (None: required).
+    pub kwdefaults: Vec<Option<Value>>,
+    /// The cells of the enclosing scopes this function uses (its free variables), in the order
+    /// of `code.freevars`.
+    pub closure: Vec<Arc<Cell>>,
+}
+
+/// The signature of a builtin function: positional arguments and keyword arguments.
+pub type BuiltinFnPtr = fn(&mut crate::vm::Vm, &[Value], &[(Arc<str>, Value)]) -> PResult<Value>;
+
+pub struct Builtin {
+    pub name: &'static str,
+    pub func: BuiltinFnPtr,
+    /// A method of a built-in type: it takes its receiver as the first argument.
+    pub method: bool,
+    /// For a method looked up on a value (e.g. `[].append`), the value it is bound to.
+    pub bound: Option<Value>,
+    /// The module or type it belongs to, for repr (e.g. "math").
+    pub owner: Option<&'static str>,
+}
+
+/// A Toy function bound to `self`: only used for methods of native objects implemented in
+/// Rust that call back (kept for completeness of the object model).
+pub struct BoundMethod {
+    pub func: Value,
+    pub this: Value,
+}
+
+pub struct Module {
+    pub name: String,
+    pub attrs: Mutex<Vec<(Arc<str>, Value)>>,
+}
+
+impl Module {
+    pub fn get(&self, name: &str) -> Option<Value> {
+        self.attrs
+            .lock()
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| v.clone())
+    }
+    pub fn set(&self, name: &str, v: Value) {
+        let mut a = self.attrs.lock();
+        if let Some(slot) = a.iter_mut().find(|(k, _)| &**k == name) {
+            slot.1 = v;
+        } else {
+            a.push((Arc::from(name), v));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Iterators
+// ---------------------------------------------------------------------------------------------
+
+pub struct IterObj {
+    pub state: Mutex<IterState>,
+}
+
+pub enum IterState {
+    Range {
+        cur: i64,
+        stop: i64,
+        step: i64,
+    },
+    /// Lists are iterated by index so that appends during iteration are seen, as in Python.
+    List {
+        list: Arc<ListObj>,
+        idx: usize,
+    },
+    Seq {
+        items: Arc<TupleObj>,
+        idx: usize,
+    },
+    Str {
+        s: Arc<StrObj>,
+        byte_idx: usize,
+    },
+    /// Dict/set iteration over a snapshot of keys (size changes are detected by the caller).
+    Keys {
+        items: Vec<Value>,
+        idx: usize,
+    },
+    Enumerate {
+        inner: Value,
+        count: i64,
+    },
+    Zip {
+        inners: Vec<Value>,
+    },
+    Map {
+        func: Value,
+        inners: Vec<Value>,
+    },
+    Filter {
+        func: Value,
+        inner: Value,
+    },
+    Reversed {
+        items: Vec<Value>,
+        idx: usize,
+    },
+    /// A suspended generator-expression frame.
+    Gen(Box<crate::vm::GenState>),
+    /// Running right now (a generator that is executing cannot be re-entered).
+    Running,
+    Done,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types
+// ---------------------------------------------------------------------------------------------
+
+/// The built-in types that a Toy program can name (`int`, `list`, …) or meet via `type(x)`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TypeKind {
+    NoneType,
+    Bool,
+    Int,
+    Float,
+    Str,
+    List,
+    Tuple,
+    Dict,
+    Set,
+    Range,
+    Function,
+    BuiltinFunction,
+    Method,
+    Iterator,
+    Module,
+    Type,
+    Object,
+    Slice,
+    Exc(ExcKind),
+    /// A native object type, e.g. files and locks, named by its `type_name`.
+    Native(&'static str),
+}
+
+impl TypeKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TypeKind::NoneType => "NoneType",
+            TypeKind::Bool => "bool",
+            TypeKind::Int => "int",
+            TypeKind::Float => "float",
+            TypeKind::Str => "str",
+            TypeKind::List => "list",
+            TypeKind::Tuple => "tuple",
+            TypeKind::Dict => "dict",
+            TypeKind::Set => "set",
+            TypeKind::Range => "range",
+            TypeKind::Function => "function",
+            TypeKind::BuiltinFunction => "builtin_function_or_method",
+            TypeKind::Method => "method",
+            TypeKind::Iterator => "iterator",
+            TypeKind::Module => "module",
+            TypeKind::Type => "type",
+            TypeKind::Object => "object",
+            TypeKind::Slice => "slice",
+            TypeKind::Exc(k) => k.name(),
+            TypeKind::Native(n) => n,
+        }
+    }
+    /// Is `self` the same type as `other` or a subtype of it?
+    pub fn is_subtype(&self, other: &TypeKind) -> bool {
+        if self == other || *other == TypeKind::Object {
+            return true;
+        }
+        match (self, other) {
+            (TypeKind::Bool, TypeKind::Int) => true,
+            (TypeKind::Exc(a), TypeKind::Exc(b)) => a.is_subclass(*b),
+            _ => false,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Native objects (files, locks, thread handles, …)
+// ---------------------------------------------------------------------------------------------
+
+/// A value implemented in Rust with its own methods: files, and later the concurrency objects.
+pub trait NativeObj: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn repr(&self) -> String {
+        format!("<{} object>", self.type_name())
+    }
+    /// Look up an attribute or method. Methods are returned as builtins bound to `this`.
+    fn get_attr(&self, this: &Value, name: &str) -> Option<Value>;
+    /// `with obj as x:` — what `x` becomes.
+    fn enter(&self, vm: &mut crate::vm::Vm, this: &Value) -> PResult<Value> {
+        let _ = vm;
+        Ok(this.clone())
+    }
+    /// End of a `with` block (`exc` is the exception leaving it, if any).
+    fn exit(&self, vm: &mut crate::vm::Vm, exc: Option<&Arc<ExcObj>>) -> PResult<()> {
+        let _ = (vm, exc);
+        Ok(())
+    }
+    /// For iteration (`for line in f`): the next item or None at the end.
+    fn next(&self, vm: &mut crate::vm::Vm) -> PResult<Option<Value>> {
+        let _ = vm;
+        Ok(None)
+    }
+    fn iterable(&self) -> bool {
+        false
+    }
+    /// For a container (e.g. a dict view): a new iterator over it. None: the object is its own
+    /// iterator (`next` gives the items), as files are.
+    fn iter_value(&self) -> Option<Value> {
+        None
+    }
+    /// Calling the object (`thread(...)`); None if it is not callable.
+    fn call(
+        &self,
+        vm: &mut crate::vm::Vm,
+        this: &Value,
+        args: &[Value],
+        kwargs: &[(Arc<str>, Value)],
+    ) -> Option<PResult<Value>> {
+        let _ = (vm, this, args, kwargs);
+        None
+    }
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+pub struct NativeBox(pub Box<dyn NativeObj>);
+
+// ---------------------------------------------------------------------------------------------
+// Constructors and basic queries
+// ---------------------------------------------------------------------------------------------
+
+impl Value {
+    pub fn str(s: impl Into<String>) -> Value {
+        Value::Str(Arc::new(StrObj::new(s.into())))
+    }
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Arc::new(ListObj {
+            items: Mutex::new(items),
+        }))
+    }
+    pub fn tuple(items: Vec<Value>) -> Value {
+        Value::Tuple(Arc::new(TupleObj {
+            items: items.into_boxed_slice(),
+        }))
+    }
+    pub fn dict(t: DictTable) -> Value {
+        Value::Dict(Arc::new(DictObj {
+            table: Mutex::new(t),
+        }))
+    }
+    pub fn set(t: SetTable) -> Value {
+        Value::Set(Arc::new(SetObj {
+            table: Mutex::new(t),
+        }))
+    }
+    pub fn iter(state: IterState) -> Value {
+        Value::Iter(Arc::new(IterObj {
+            state: Mutex::new(state),
+        }))
+    }
+    pub fn native(obj: impl NativeObj + 'static) -> Value {
+        Value::Native(Arc::new(NativeBox(Box::new(obj))))
+    }
+    /// An int from a BigInt, normalised to the machine-word form when it fits.
+    pub fn from_bigint(b: BigInt) -> Value {
+        use num_traits::ToPrimitive;
+        match b.to_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::BigInt(Arc::new(b)),
+        }
+    }
+
+    pub fn type_kind(&self) -> TypeKind {
+        match self {
+            Value::None => TypeKind::NoneType,
+            Value::Bool(_) => TypeKind::Bool,
+            Value::Int(_) | Value::BigInt(_) => TypeKind::Int,
+            Value::Float(_) => TypeKind::Float,
+            Value::Str(_) => TypeKind::Str,
+            Value::List(_) => TypeKind::List,
+            Value::Tuple(_) => TypeKind::Tuple,
+            Value::Dict(_) => TypeKind::Dict,
+            Value::Set(_) => TypeKind::Set,
+            Value::Range(_) => TypeKind::Range,
+            Value::Func(_) => TypeKind::Function,
+            Value::Builtin(_) => TypeKind::BuiltinFunction,
+            Value::Method(_) => TypeKind::Method,
+            Value::Iter(_) => TypeKind::Iterator,
+            Value::Module(_) => TypeKind::Module,
+            Value::Exc(e) => TypeKind::Exc(e.kind),
+            Value::Type(_) => TypeKind::Type,
+            Value::Slice(_) => TypeKind::Slice,
+            Value::Native(n) => TypeKind::Native(n.0.type_name()),
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Iter(it) => match &*it.state.lock() {
+                IterState::Range { .. } => "range_iterator",
+                IterState::List { .. } => "list_iterator",
+                IterState::Seq { .. } => "tuple_iterator",
+                IterState::Str { .. } => "str_ascii_iterator",
+                IterState::Keys { .. } => "dict_keyiterator",
+                IterState::Enumerate { .. } => "enumerate",
+                IterState::Zip { .. } => "zip",
+                IterState::Map { .. } => "map",
+                IterState::Filter { .. } => "filter",
+                IterState::Reversed { .. } => "list_reverseiterator",
+                IterState::Gen(_) | IterState::Running | IterState::Done => "generator",
+            },
+            _ => self.type_kind().name(),
+        }
+    }
+
+    /// Python's truth value of the built-in types (no user-defined __bool__ exists in Toy).
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::None => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::BigInt(_) => true,
+            Value::Str(s) => !s.s.is_empty(),
+            Value::List(l) => !l.items.lock().is_empty(),
+            Value::Tuple(t) => !t.items.is_empty(),
+            Value::Dict(d) => d.table.lock().len() != 0,
+            Value::Set(s) => s.table.lock().len() != 0,
+            Value::Range(r) => r.len() != 0,
+            _ => true,
+        }
+    }
+
+    /// Identity, as `is` sees it.
+    pub fn is(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::None, Value::None) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b && (-5..=256).contains(a),
+            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+            (Value::Type(a), Value::Type(b)) => a == b,
+            _ => match (self.heap_ptr(), other.heap_ptr()) {
+                (Some(a), Some(b)) => a == b,
+                _ => false,
+            },
+        }
+    }
+
+    /// The address of the heap object behind this value, if any (used for `id` and `is`).
+    pub fn heap_ptr(&self) -> Option<usize> {
+        Some(match self {
+            Value::BigInt(a) => Arc::as_ptr(a) as *const u8 as usize,
+            Value::Str(a) => Arc::as_ptr(a) as *const u8 as usize,
+            Value::List(a) => Arc::as_ptr(a) as *const u8 as usize,
+            Value::Tuple(a) => Arc::as_ptr(a) as *const u8 as usize,
+            Value::Dict(a) => Arc::as_ptr(a) as *const u8 as usize,
+            Value::Set(a) => Arc::as_ptr(a) as *const u8 as usize,
+            Value::Range(a) => Arc::as_ptr(a) as *const u8 as usize,
+            Value::Func(a) => Arc::as_ptr(a) as *const u8 as usize,
+            Value::Builtin(a) => Arc::as_ptr(a) as *const u8 as usize,
+            Value::Method(a) => Arc::as_ptr(a) as *const u8 as usize,
+            Value::Iter(a) => Arc::as_ptr(a) as *const u8 as usize,
+            Value::Module(a) => Arc::as_ptr(a) as *const u8 as usize,
+            Value::Exc(a) => Arc::as_ptr(a) as *const u8 as usize,
+            Value::Native(a) => Arc::as_ptr(a) as *const u8 as usize,
+            Value::Slice(a) => Arc::as_ptr(a) as *const u8 as usize,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(&s.s),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", crate::ops::repr_plain(self))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_is_two_words() {
+        // The hot path depends on values staying small: a tag plus one word.
+        assert_eq!(std::mem::size_of::<Value>(), 16);
+    }
+
+    #[test]
+    fn values_cross_threads_without_unsafe() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Value>();
+    }
+}

@@ -1,0 +1,392 @@
+//! Calls: binding arguments to parameters (with Python's error messages), pushing frames for
+//! Toy functions, calling builtins and types, and calling back into Toy code from Rust.
+
+use std::sync::Arc;
+
+use super::{Frame, GenState, Vm};
+use crate::dict::{hash_value, DictTable};
+use crate::exceptions::{ExcKind, ExcObj};
+use crate::ops::{err, type_error};
+use crate::value::*;
+
+/// Deepest nesting of Rust-level calls back into the VM (builtins calling Toy functions that
+/// call builtins …) before `RecursionError`, so the native stack can never overflow.
+const MAX_NATIVE_DEPTH: usize = 4000;
+
+pub fn kwargs_from_dict(d: Option<&Value>) -> PResult<Vec<(Arc<str>, Value)>> {
+    let mut kw = Vec::new();
+    match d {
+        None => {}
+        Some(Value::Dict(d)) => {
+            for (k, v) in d.table.lock().iter() {
+                match k {
+                    Value::Str(s) => kw.push((Arc::from(s.as_str()), v.clone())),
+                    _ => return type_error("keywords must be strings"),
+                }
+            }
+        }
+        Some(other) => {
+            return type_error(format!(
+                "argument after ** must be a mapping, not {}",
+                other.type_name()
+            ));
+        }
+    }
+    Ok(kw)
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{} {}", n, word)
+    } else {
+        format!("{} {}s", n, word)
+    }
+}
+
+/// `'a'`, `'a' and 'b'`, `'a', 'b', and 'c'` — Python's list of missing names.
+fn name_list(names: &[&str]) -> String {
+    let q: Vec<String> = names.iter().map(|n| format!("'{}'", n)).collect();
+    match q.len() {
+        0 => String::new(),
+        1 => q[0].clone(),
+        2 => format!("{} and {}", q[0], q[1]),
+        _ => format!("{}, and {}", q[..q.len() - 1].join(", "), q[q.len() - 1]),
+    }
+}
+
+impl Vm {
+    /// Call the callable at `stack[fidx]` with the `argc` values above it. Returns true when a
+    /// new frame was pushed (the dispatch loop must switch to it), false when the result is
+    /// already on the stack.
+    pub(super) fn call_from_stack(&mut self, fidx: usize, argc: usize) -> PResult<bool> {
+        if let Value::Func(f) = &self.stack[fidx] {
+            let code = &f.code;
+            if argc == code.argcount as usize
+                && !code.has_varargs
+                && !code.has_varkw
+                && code.kwonlycount == 0
+                && !code.is_generator
+            {
+                // Fast path: arguments move straight from the stack into the locals.
+                let f = f.clone();
+                self.check_depth()?;
+                let nlocals = f.code.nlocals();
+                let locals_base = self.locals.len();
+                self.locals.extend(self.stack.drain(fidx + 1..).map(Some));
+                self.locals.resize(locals_base + nlocals, None);
+                self.stack.pop();
+                self.enter_frame(f, locals_base);
+                return Ok(true);
+            }
+        }
+        if let Value::Builtin(b) = &self.stack[fidx] {
+            if b.bound.is_none() {
+                let func = b.func;
+                let args: smallvec::SmallVec<[Value; 6]> = self.stack.drain(fidx + 1..).collect();
+                self.stack.pop();
+                let r = func(self, &args, &[])?;
+                self.stack.push(r);
+                return Ok(false);
+            }
+        }
+        let args = self.stack.split_off(fidx + 1);
+        let func = self.stack.pop().unwrap();
+        self.call_general(func, args, Vec::new())
+    }
+
+    fn check_depth(&self) -> PResult<()> {
+        if self.frames.len()
+            >= self
+                .rt
+                .recursion_limit
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return err(ExcKind::RecursionError, "maximum recursion depth exceeded");
+        }
+        Ok(())
+    }
+
+    /// Push the frame of `f`, whose locals already start at `locals_base`.
+    fn enter_frame(&mut self, f: Arc<Function>, locals_base: usize) {
+        let code = f.code.clone();
+        let mut cells = Vec::new();
+        if code.ncells() > 0 {
+            for (ci, _) in code.cellvars.iter().enumerate() {
+                let init = code
+                    .cell_params
+                    .iter()
+                    .find(|(c, _)| *c as usize == ci)
+                    .and_then(|(_, li)| self.locals[locals_base + *li as usize].clone());
+                cells.push(Cell::new(init));
+            }
+            cells.extend(f.closure.iter().cloned());
+        }
+        self.frames.push(Frame {
+            code,
+            globals: f.globals.clone(),
+            cells,
+            ip: 0,
+            stack_base: self.stack.len(),
+            locals_base,
+            iter_base: self.iters.len(),
+            gen: None,
+        });
+    }
+
+    /// The general call path (keyword arguments, builtins, types, generators).
+    pub(super) fn call_general(
+        &mut self,
+        func: Value,
+        args: Vec<Value>,
+        kwargs: Vec<(Arc<str>, Value)>,
+    ) -> PResult<bool> {
+        match &func {
+            Value::Func(f) => {
+                let f = f.clone();
+                self.check_depth()?;
+                let locals = bind_args(&f, args, kwargs)?;
+                if f.code.is_generator {
+                    let g = make_generator(f, locals);
+                    self.stack.push(g);
+                    return Ok(false);
+                }
+                let locals_base = self.locals.len();
+                self.locals.extend(locals);
+                self.enter_frame(f, locals_base);
+                Ok(true)
+            }
+            _ => {
+                let r = self.call_value(&func, args, kwargs)?;
+                self.stack.push(r);
+                Ok(false)
+            }
+        }
+    }
+
+    /// Call any callable from Rust and wait for its result (used by builtins such as `map`,
+    /// `sorted(key=…)` and by the thread and process machinery).
+    pub fn call(&mut self, func: &Value, args: Vec<Value>) -> PResult<Value> {
+        self.call_value(func, args, Vec::new())
+    }
+
+    pub fn call_value(
+        &mut self,
+        func: &Value,
+        args: Vec<Value>,
+        kwargs: Vec<(Arc<str>, Value)>,
+    ) -> PResult<Value> {
+        match func {
+            Value::Func(f) => {
+                let f = f.clone();
+                self.check_depth()?;
+                if self.native_depth >= MAX_NATIVE_DEPTH {
+                    return err(ExcKind::RecursionError, "maximum recursion depth exceeded");
+                }
+                let locals = bind_args(&f, args, kwargs)?;
+                if f.code.is_generator {
+                    return Ok(make_generator(f, locals));
+                }
+                let depth = self.frames.len();
+                let locals_base = self.locals.len();
+                self.locals.extend(locals);
+                self.enter_frame(f, locals_base);
+                self.native_depth += 1;
+                let r = self.run(depth);
+                self.native_depth -= 1;
+                r
+            }
+            Value::Builtin(b) => {
+                let b = b.clone();
+                match &b.bound {
+                    Some(this) => {
+                        let mut all = Vec::with_capacity(args.len() + 1);
+                        all.push(this.clone());
+                        all.extend(args);
+                        (b.func)(self, &all, &kwargs)
+                    }
+                    None => (b.func)(self, &args, &kwargs),
+                }
+            }
+            Value::Type(t) => crate::builtins::construct(self, *t, &args, &kwargs),
+            Value::Native(n) => {
+                let n = n.clone();
+                match n.0.call(self, func, &args, &kwargs) {
+                    Some(r) => r,
+                    None => type_error(format!("'{}' object is not callable", func.type_name())),
+                }
+            }
+            _ => type_error(format!("'{}' object is not callable", func.type_name())),
+        }
+    }
+}
+
+fn make_generator(f: Arc<Function>, locals: Vec<Option<Value>>) -> Value {
+    let code = f.code.clone();
+    let mut cells = Vec::new();
+    for _ in &code.cellvars {
+        cells.push(Cell::new(None));
+    }
+    cells.extend(f.closure.iter().cloned());
+    let frame = Frame {
+        code,
+        globals: f.globals.clone(),
+        cells,
+        ip: 0,
+        stack_base: 0,
+        locals_base: 0,
+        iter_base: 0,
+        gen: None,
+    };
+    Value::iter(IterState::Gen(Box::new(GenState {
+        frame,
+        locals,
+        stack: Vec::new(),
+        iters: Vec::new(),
+    })))
+}
+
+/// Bind call arguments to the parameters of `f`, as Python does, returning the initial
+/// locals (parameters first, then unset slots).
+pub fn bind_args(
+    f: &Function,
+    args: Vec<Value>,
+    kwargs: Vec<(Arc<str>, Value)>,
+) -> PResult<Vec<Option<Value>>> {
+    let code = &f.code;
+    let argcount = code.argcount as usize;
+    let kwonly = code.kwonlycount as usize;
+    let mut slots: Vec<Option<Value>> = vec![None; code.nlocals()];
+    let fname = &*code.name;
+    let npos = args.len();
+    let ndefaults = f.defaults.len();
+    let mut varargs_slot = argcount + kwonly;
+    if npos > argcount && !code.has_varargs {
+        let takes = if ndefaults > 0 {
+            format!(
+                "from {} to {} positional arguments",
+                argcount - ndefaults,
+                argcount
+            )
+        } else {
+            plural(argcount, "positional argument")
+        };
+        let kw_given = kwargs
+            .iter()
+            .filter(|(k, _)| {
+                code.local_names[argcount..argcount + kwonly]
+                    .iter()
+                    .any(|n| **n == **k)
+            })
+            .count();
+        let given = if kw_given > 0 {
+            format!(
+                "{} positional argument{} (and {} keyword-only argument{}) were given",
+                npos,
+                if npos == 1 { "" } else { "s" },
+                kw_given,
+                if kw_given == 1 { "" } else { "s" }
+            )
+        } else if npos == 1 {
+            "1 was given".to_string()
+        } else {
+            format!("{} were given", npos)
+        };
+        return type_error(format!("{}() takes {} but {}", fname, takes, given));
+    }
+    let mut args = args;
+    let extra = if npos > argcount {
+        args.split_off(argcount)
+    } else {
+        Vec::new()
+    };
+    for (i, a) in args.into_iter().enumerate() {
+        slots[i] = Some(a);
+    }
+    if code.has_varargs {
+        slots[varargs_slot] = Some(Value::tuple(extra));
+        varargs_slot += 1;
+    }
+    let mut kwdict: Option<DictTable> = if code.has_varkw {
+        Some(DictTable::new())
+    } else {
+        None
+    };
+    for (k, v) in kwargs {
+        let pos = code.local_names[..argcount + kwonly]
+            .iter()
+            .position(|n| **n == *k);
+        match pos {
+            Some(i) => {
+                if slots[i].is_some() {
+                    return type_error(format!(
+                        "{}() got multiple values for argument '{}'",
+                        fname, k
+                    ));
+                }
+                slots[i] = Some(v);
+            }
+            None => match &mut kwdict {
+                Some(d) => {
+                    let key = Value::str(k.to_string());
+                    let h = hash_value(&key)?;
+                    d.insert(h, key, v);
+                }
+                None => {
+                    return type_error(format!(
+                        "{}() got an unexpected keyword argument '{}'",
+                        fname, k
+                    ));
+                }
+            },
+        }
+    }
+    if let Some(d) = kwdict {
+        slots[varargs_slot] = Some(Value::dict(d));
+    }
+    // Defaults for the trailing positional parameters.
+    let first_default = argcount - ndefaults;
+    let mut missing = Vec::new();
+    for i in 0..argcount {
+        if slots[i].is_none() {
+            if i >= first_default {
+                slots[i] = Some(f.defaults[i - first_default].clone());
+            } else {
+                missing.push(&*code.local_names[i]);
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return type_error(format!(
+            "{}() missing {} required positional argument{}: {}",
+            fname,
+            missing.len(),
+            if missing.len() == 1 { "" } else { "s" },
+            name_list(&missing)
+        ));
+    }
+    let mut missing_kw = Vec::new();
+    for j in 0..kwonly {
+        let i = argcount + j;
+        if slots[i].is_none() {
+            match f.kwdefaults.get(j).cloned().flatten() {
+                Some(d) => slots[i] = Some(d),
+                None => missing_kw.push(&*code.local_names[i]),
+            }
+        }
+    }
+    if !missing_kw.is_empty() {
+        return type_error(format!(
+            "{}() missing {} required keyword-only argument{}: {}",
+            fname,
+            missing_kw.len(),
+            if missing_kw.len() == 1 { "" } else { "s" },
+            name_list(&missing_kw)
+        ));
+    }
+    Ok(slots)
+}
+
+#[allow(dead_code)]
+fn _exc(e: Arc<ExcObj>) -> Arc<ExcObj> {
+    e
+}

@@ -1,0 +1,295 @@
+//! Iteration: the loop-iterator stack entries (`LoopIter`), Python's iterator objects
+//! (`iter()`, `map`, `zip`, generator expressions …) and the helpers every builtin uses to
+//! walk an iterable.
+//!
+//! A `for` loop keeps its iterator on the VM's own iterator stack, not in a heap object, so
+//! the common loops (over a range, a list, a tuple) advance without taking any lock.
+
+use std::sync::Arc;
+
+use super::Vm;
+use crate::exceptions::ExcKind;
+use crate::ops::{err, type_error};
+use crate::value::*;
+
+pub enum LoopIter {
+    Range {
+        cur: i64,
+        stop: i64,
+        step: i64,
+    },
+    List {
+        list: Arc<ListObj>,
+        idx: usize,
+    },
+    Tuple {
+        tuple: Arc<TupleObj>,
+        idx: usize,
+    },
+    /// Any iterator object (`Value::Iter` or an iterable native object such as a file).
+    Object(Value),
+}
+
+impl LoopIter {
+    /// `iter(v)` as the loop needs it.
+    pub fn new(v: &Value) -> PResult<LoopIter> {
+        Ok(match v {
+            Value::Range(r) => LoopIter::Range {
+                cur: r.start,
+                stop: r.stop,
+                step: r.step,
+            },
+            Value::List(l) => LoopIter::List {
+                list: l.clone(),
+                idx: 0,
+            },
+            Value::Tuple(t) => LoopIter::Tuple {
+                tuple: t.clone(),
+                idx: 0,
+            },
+            _ => LoopIter::Object(make_iter(v)?),
+        })
+    }
+}
+
+/// `iter(v)`: a new iterator object over `v` (an iterator returns itself).
+pub fn make_iter(v: &Value) -> PResult<Value> {
+    Ok(match v {
+        Value::Iter(_) => v.clone(),
+        Value::Range(r) => Value::iter(IterState::Range {
+            cur: r.start,
+            stop: r.stop,
+            step: r.step,
+        }),
+        Value::List(l) => Value::iter(IterState::List {
+            list: l.clone(),
+            idx: 0,
+        }),
+        Value::Tuple(t) => Value::iter(IterState::Seq {
+            items: t.clone(),
+            idx: 0,
+        }),
+        Value::Str(s) => Value::iter(IterState::Str {
+            s: s.clone(),
+            byte_idx: 0,
+        }),
+        Value::Dict(d) => Value::iter(IterState::Keys {
+            items: d.table.lock().keys(),
+            idx: 0,
+        }),
+        Value::Set(s) => Value::iter(IterState::Keys {
+            items: s.table.lock().keys(),
+            idx: 0,
+        }),
+        Value::Native(n) if n.0.iterable() => n.0.iter_value().unwrap_or_else(|| v.clone()),
+        _ => return type_error(format!("'{}' object is not iterable", v.type_name())),
+    })
+}
+
+/// What to do for one step of an iterator whose next item needs the VM.
+enum Step {
+    Ready(Option<Value>),
+    Map(Value, Vec<Value>),
+    Filter(Value, Value),
+    Enumerate(Value, i64),
+    Zip(Vec<Value>),
+    Gen(Box<super::GenState>),
+    Native(Value),
+}
+
+impl Vm {
+    /// Advance a loop iterator.
+    pub fn loop_next(&mut self, it: &mut LoopIter) -> PResult<Option<Value>> {
+        Ok(match it {
+            LoopIter::Range { cur, stop, step } => {
+                if (*step > 0 && *cur < *stop) || (*step < 0 && *cur > *stop) {
+                    let v = *cur;
+                    *cur += *step;
+                    Some(Value::Int(v))
+                } else {
+                    None
+                }
+            }
+            LoopIter::List { list, idx } => {
+                let v = list.items.lock().get(*idx).cloned();
+                *idx += 1;
+                v
+            }
+            LoopIter::Tuple { tuple, idx } => {
+                let v = tuple.items.get(*idx).cloned();
+                *idx += 1;
+                v
+            }
+            LoopIter::Object(o) => {
+                let o = o.clone();
+                self.next_value(&o)?
+            }
+        })
+    }
+
+    /// `next(it)` on an iterator object; None at its end.
+    pub fn next_value(&mut self, it: &Value) -> PResult<Option<Value>> {
+        let obj = match it {
+            Value::Iter(o) => o.clone(),
+            Value::Native(n) => {
+                let n = n.clone();
+                return n.0.next(self);
+            }
+            _ => return type_error(format!("'{}' object is not an iterator", it.type_name())),
+        };
+        let step = {
+            let mut st = obj.state.lock();
+            match &mut *st {
+                IterState::Range { cur, stop, step } => {
+                    if (*step > 0 && *cur < *stop) || (*step < 0 && *cur > *stop) {
+                        let v = *cur;
+                        *cur += *step;
+                        Step::Ready(Some(Value::Int(v)))
+                    } else {
+                        Step::Ready(None)
+                    }
+                }
+                IterState::List { list, idx } => {
+                    let v = list.items.lock().get(*idx).cloned();
+                    if v.is_some() {
+                        *idx += 1;
+                    } else {
+                        *idx = usize::MAX;
+                    }
+                    Step::Ready(v)
+                }
+                IterState::Seq { items, idx } => {
+                    let v = items.items.get(*idx).cloned();
+                    *idx += 1;
+                    Step::Ready(v)
+                }
+                IterState::Str { s, byte_idx } => match s.s[*byte_idx..].chars().next() {
+                    Some(c) => {
+                        *byte_idx += c.len_utf8();
+                        Step::Ready(Some(Value::str(c.to_string())))
+                    }
+                    None => Step::Ready(None),
+                },
+                IterState::Keys { items, idx } | IterState::Reversed { items, idx } => {
+                    let v = items.get(*idx).cloned();
+                    *idx += 1;
+                    Step::Ready(v)
+                }
+                IterState::Enumerate { inner, count } => {
+                    let c = *count;
+                    *count += 1;
+                    Step::Enumerate(inner.clone(), c)
+                }
+                IterState::Zip { inners } => Step::Zip(inners.clone()),
+                IterState::Map { func, inners } => Step::Map(func.clone(), inners.clone()),
+                IterState::Filter { func, inner } => Step::Filter(func.clone(), inner.clone()),
+                IterState::Gen(_) => match std::mem::replace(&mut *st, IterState::Running) {
+                    IterState::Gen(g) => Step::Gen(g),
+                    _ => unreachable!(),
+                },
+                IterState::Running => {
+                    return err(ExcKind::ValueError, "generator already executing")
+                }
+                IterState::Done => Step::Ready(None),
+            }
+        };
+        match step {
+            Step::Ready(v) => Ok(v),
+            Step::Native(v) => self.next_value(&v),
+            Step::Enumerate(inner, c) => Ok(self
+                .next_value(&inner)?
+                .map(|v| Value::tuple(vec![Value::Int(c), v]))),
+            Step::Zip(inners) => {
+                if inners.is_empty() {
+                    return Ok(None);
+                }
+                let mut out = Vec::with_capacity(inners.len());
+                for i in &inners {
+                    match self.next_value(i)? {
+                        Some(v) => out.push(v),
+                        None => {
+                            *obj.state.lock() = IterState::Done;
+                            return Ok(None);
+                        }
+                    }
+                }
+                Ok(Some(Value::tuple(out)))
+            }
+            Step::Map(func, inners) => {
+                let mut args = Vec::with_capacity(inners.len());
+                for i in &inners {
+                    match self.next_value(i)? {
+                        Some(v) => args.push(v),
+                        None => return Ok(None),
+                    }
+                }
+                Ok(Some(self.call(&func, args)?))
+            }
+            Step::Filter(func, inner) => loop {
+                let Some(v) = self.next_value(&inner)? else {
+                    return Ok(None);
+                };
+                let keep = match &func {
+                    Value::None => v.truthy(),
+                    f => self.call(f, vec![v.clone()])?.truthy(),
+                };
+                if keep {
+                    return Ok(Some(v));
+                }
+            },
+            Step::Gen(g) => self.resume(&obj, g),
+        }
+    }
+
+    /// Run a suspended generator until its next `Yield` (Some) or its end (None).
+    fn resume(&mut self, obj: &Arc<IterObj>, g: Box<super::GenState>) -> PResult<Option<Value>> {
+        let super::GenState {
+            mut frame,
+            locals,
+            stack,
+            iters,
+        } = *g;
+        frame.locals_base = self.locals.len();
+        frame.stack_base = self.stack.len();
+        frame.iter_base = self.iters.len();
+        frame.gen = Some(obj.clone());
+        self.locals.extend(locals);
+        self.stack.extend(stack);
+        self.iters.extend(iters);
+        let depth = self.frames.len();
+        self.frames.push(frame);
+        self.yielded = false;
+        self.native_depth += 1;
+        let r = self.run(depth);
+        self.native_depth -= 1;
+        let v = r?;
+        if self.yielded {
+            self.yielded = false;
+            Ok(Some(v))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// All items of an iterable, in order.
+    pub fn collect_iterable(&mut self, v: &Value) -> PResult<Vec<Value>> {
+        match v {
+            Value::List(l) => return Ok(l.items.lock().clone()),
+            Value::Tuple(t) => return Ok(t.items.to_vec()),
+            Value::Dict(d) => return Ok(d.table.lock().keys()),
+            Value::Set(s) => return Ok(s.table.lock().keys()),
+            Value::Str(s) => return Ok(s.s.chars().map(|c| Value::str(c.to_string())).collect()),
+            Value::Range(r) => {
+                crate::ops::check_size(r.len().max(0) as u128)?;
+                return Ok((0..r.len()).map(|i| Value::Int(r.get(i))).collect());
+            }
+            _ => {}
+        }
+        let mut it = LoopIter::new(v)?;
+        let mut out = Vec::new();
+        while let Some(x) = self.loop_next(&mut it)? {
+            out.push(x);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,1445 @@
+//! The virtual machine: one `Vm` per OS thread, running bytecode on heap-allocated frames.
+//!
+//! State is split the way threads need it:
+//! - `Runtime` (shared, behind an `Arc`): globals, imported modules, stdout, settings — what
+//!   every thread of the process sees.
+//! - `Vm` (per thread): the frame stack, the value stack, the locals, the loop-iterator stack
+//!   and the exception being handled.
+//!
+//! Toy calls never recurse on the native stack: a call pushes a `Frame` and the dispatch loop
+//! goes on in the callee, so deep Toy recursion ends in `RecursionError`, never in a crash.
+//! The loop checks the eval breaker (`Runtime::eval_breaker`) at backward jumps and calls;
+//! that is where the GIL and signal handling hook in.
+
+mod call;
+pub mod iter;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
+
+use crate::bytecode::{Code, Instr};
+use crate::dict::{hash_value, DictTable, SetTable};
+use crate::exceptions::{ExcKind, ExcObj, TbEntry};
+use crate::ops::{self, err, type_error, CmpKind};
+use crate::value::*;
+
+pub use iter::LoopIter;
+
+/// What every thread of one process shares.
+pub struct Runtime {
+    pub globals: Arc<Globals>,
+    pub builtins: FxHashMap<&'static str, Value>,
+    pub modules: Mutex<FxHashMap<String, Value>>,
+    pub recursion_limit: AtomicUsize,
+    /// Source text of each file, for tracebacks.
+    pub sources: Mutex<FxHashMap<String, Arc<Vec<String>>>>,
+    pub argv: Vec<String>,
+    pub stdout: Mutex<crate::builtins::io::Output>,
+    /// Non-zero when a running thread must stop at its next check point (GIL drop request,
+    /// pending signal). Checked at backward jumps and calls.
+    pub eval_breaker: AtomicUsize,
+    pub interrupted: AtomicBool,
+    /// The GIL switch interval in seconds (f64 bits).
+    switch_interval: std::sync::atomic::AtomicU64,
+}
+
+impl Runtime {
+    pub fn new(argv: Vec<String>) -> Arc<Runtime> {
+        let builtins = crate::builtins::table();
+        let globals = Arc::new(Globals {
+            slots: parking_lot::RwLock::new(Vec::new()),
+            index: Mutex::new(FxHashMap::default()),
+        });
+        let rt = Runtime {
+            globals,
+            builtins,
+            modules: Mutex::new(FxHashMap::default()),
+            recursion_limit: AtomicUsize::new(1000),
+            sources: Mutex::new(FxHashMap::default()),
+            argv,
+            stdout: Mutex::new(crate::builtins::io::Output::stdout()),
+            eval_breaker: AtomicUsize::new(0),
+            interrupted: AtomicBool::new(false),
+            switch_interval: std::sync::atomic::AtomicU64::new(0.005f64.to_bits()),
+        };
+        let rt = Arc::new(rt);
+        for name in ["__name__"] {
+            let slot = rt.global_slot(name);
+            rt.globals.slots.write()[slot as usize].value = Some(Value::str("__main__"));
+        }
+        rt
+    }
+
+    /// The slot of a module-level name, created on first use (compile time).
+    pub fn global_slot(&self, name: &str) -> u32 {
+        let mut index = self.globals.index.lock();
+        if let Some(&i) = index.get(name) {
+            return i;
+        }
+        let mut slots = self.globals.slots.write();
+        let i = slots.len() as u32;
+        let name: Arc<str> = Arc::from(name);
+        slots.push(GlobalSlot {
+            name: name.clone(),
+            value: None,
+            builtin: self.builtins.get(&*name).cloned(),
+        });
+        index.insert(name, i);
+        i
+    }
+
+    pub fn global_name(&self, slot: u32) -> String {
+        self.globals
+            .slots
+            .read()
+            .get(slot as usize)
+            .map(|s| s.name.to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn set_switch_interval(&self, s: f64) {
+        self.switch_interval.store(s.to_bits(), Ordering::Relaxed);
+    }
+
+    pub fn switch_interval(&self) -> f64 {
+        f64::from_bits(self.switch_interval.load(Ordering::Relaxed))
+    }
+
+    pub fn add_source(&self, filename: &str, source: &str) {
+        let lines = source.lines().map(|l| l.to_string()).collect();
+        self.sources
+            .lock()
+            .insert(filename.to_string(), Arc::new(lines));
+    }
+
+    pub fn source_line(&self, filename: &str, line: u32) -> Option<String> {
+        let s = self.sources.lock().get(filename).cloned()?;
+        s.get(line.checked_sub(1)? as usize).cloned()
+    }
+}
+
+pub struct Frame {
+    pub code: Arc<Code>,
+    pub globals: Arc<Globals>,
+    pub cells: Vec<Arc<Cell>>,
+    pub ip: usize,
+    pub stack_base: usize,
+    pub locals_base: usize,
+    pub iter_base: usize,
+    /// For a generator-expression frame: the generator object it belongs to.
+    pub gen: Option<Arc<IterObj>>,
+}
+
+/// A suspended generator: its frame and the parts of the three stacks that belong to it.
+pub struct GenState {
+    pub frame: Frame,
+    pub locals: Vec<Option<Value>>,
+    pub stack: Vec<Value>,
+    pub iters: Vec<LoopIter>,
+}
+
+pub struct Vm {
+    pub rt: Arc<Runtime>,
+    pub frames: Vec<Frame>,
+    pub stack: Vec<Value>,
+    pub locals: Vec<Option<Value>>,
+    pub iters: Vec<LoopIter>,
+    /// The exception being handled (`sys.exc_info()`), for bare `raise` and chaining.
+    pub exc_info: Option<Arc<ExcObj>>,
+    /// Set by `Yield` so that `resume` can tell a yield from a return.
+    yielded: bool,
+    /// How many Rust-level calls back into the dispatch loop are active (see call.rs).
+    native_depth: usize,
+}
+
+impl Vm {
+    pub fn new(rt: Arc<Runtime>) -> Vm {
+        Vm {
+            rt,
+            frames: Vec::with_capacity(64),
+            stack: Vec::with_capacity(1024),
+            locals: Vec::with_capacity(1024),
+            iters: Vec::with_capacity(64),
+            exc_info: None,
+            yielded: false,
+            native_depth: 0,
+        }
+    }
+
+    /// Run a module's code object to completion.
+    pub fn run_module(&mut self, code: Arc<Code>) -> PResult<Value> {
+        let depth = self.frames.len();
+        let globals = self.rt.globals.clone();
+        self.frames.push(Frame {
+            code: code.clone(),
+            globals,
+            cells: Vec::new(),
+            ip: 0,
+            stack_base: self.stack.len(),
+            locals_base: self.locals.len(),
+            iter_base: self.iters.len(),
+            gen: None,
+        });
+        let n = code.nlocals();
+        self.locals.resize(self.locals.len() + n, None);
+        self.run(depth)
+    }
+
+    /// Run a blocking OS operation (file or pipe I/O, waiting for a child …). This is the one
+    /// place where a thread says "I am about to block": the GIL is released around it.
+    pub fn blocking<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        f()
+    }
+
+    /// `time.sleep`: blocks without the GIL and wakes early for Ctrl-C.
+    pub fn sleep(&mut self, d: std::time::Duration) -> PResult<()> {
+        let deadline = std::time::Instant::now() + d;
+        loop {
+            if self.rt.interrupted.load(Ordering::SeqCst) {
+                return self.handle_eval_breaker();
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Ok(());
+            }
+            let step = (deadline - now).min(std::time::Duration::from_millis(50));
+            self.blocking(|| std::thread::sleep(step));
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The dispatch loop
+    // -----------------------------------------------------------------------------------------
+
+    /// Execute until the frame stack is back to `stop_depth` frames; return the value that
+    /// the last frame returned (or yielded).
+    pub fn run(&mut self, stop_depth: usize) -> PResult<Value> {
+        'frames: loop {
+            let (code, mut ip, stack_base, locals_base) = {
+                let f = self.frames.last().expect("run: no frame");
+                (f.code.clone(), f.ip, f.stack_base, f.locals_base)
+            };
+            let instrs: &[Instr] = &code.instrs;
+            let mut add_tb = true;
+
+            macro_rules! tri {
+                ($e:expr) => {
+                    match $e {
+                        Ok(v) => v,
+                        Err(e) => {
+                            break e;
+                        }
+                    }
+                };
+            }
+            macro_rules! pop {
+                () => {
+                    self.stack.pop().expect("stack underflow")
+                };
+            }
+            macro_rules! top {
+                () => {
+                    self.stack.last().expect("stack underflow")
+                };
+            }
+            macro_rules! save_ip {
+                () => {
+                    self.frames.last_mut().unwrap().ip = ip
+                };
+            }
+            macro_rules! check_breaker {
+                () => {
+                    if self.rt.eval_breaker.load(Ordering::Relaxed) != 0 {
+                        save_ip!();
+                        tri!(self.handle_eval_breaker());
+                    }
+                };
+            }
+
+            let error: Arc<ExcObj> = loop {
+                let instr = instrs[ip];
+                ip += 1;
+                match instr {
+                    Instr::Nop => {}
+                    Instr::LoadConst(k) => self.stack.push(code.consts[k as usize].clone()),
+                    Instr::LoadInt(i) => self.stack.push(Value::Int(i as i64)),
+                    Instr::LoadNone => self.stack.push(Value::None),
+                    Instr::LoadFast(i) => match &self.locals[locals_base + i as usize] {
+                        Some(v) => {
+                            let v = v.clone();
+                            self.stack.push(v)
+                        }
+                        None => {
+                            tri!(err(
+                                ExcKind::UnboundLocalError,
+                                format!(
+                                    "cannot access local variable '{}' where it is not associated with a value",
+                                    code.local_names[i as usize]
+                                )
+                            ))
+                        }
+                    },
+                    Instr::StoreFast(i) => {
+                        let v = pop!();
+                        self.locals[locals_base + i as usize] = Some(v);
+                    }
+                    Instr::DeleteFast(i) => {
+                        if self.locals[locals_base + i as usize].take().is_none() {
+                            tri!(err(
+                                ExcKind::UnboundLocalError,
+                                format!(
+                                    "cannot access local variable '{}' where it is not associated with a value",
+                                    code.local_names[i as usize]
+                                )
+                            ))
+                        }
+                    }
+                    Instr::LoadDeref(i) => {
+                        let v = self.frames.last().unwrap().cells[i as usize]
+                            .value
+                            .lock()
+                            .clone();
+                        match v {
+                            Some(v) => self.stack.push(v),
+                            None => tri!(self.unbound_cell(&code, i as usize)),
+                        }
+                    }
+                    Instr::StoreDeref(i) => {
+                        let v = pop!();
+                        *self.frames.last().unwrap().cells[i as usize].value.lock() = Some(v);
+                    }
+                    Instr::DeleteDeref(i) => {
+                        let old = self.frames.last().unwrap().cells[i as usize]
+                            .value
+                            .lock()
+                            .take();
+                        if old.is_none() {
+                            tri!(self.unbound_cell(&code, i as usize))
+                        }
+                    }
+                    Instr::LoadGlobal(slot) => {
+                        let v = {
+                            let globals = &self.frames.last().unwrap().globals;
+                            let slots = globals.slots.read();
+                            let s = &slots[slot as usize];
+                            match &s.value {
+                                Some(v) => Some(v.clone()),
+                                None => s.builtin.clone(),
+                            }
+                        };
+                        match v {
+                            Some(v) => self.stack.push(v),
+                            None => tri!(err(
+                                ExcKind::NameError,
+                                format!("name '{}' is not defined", self.rt.global_name(slot))
+                            )),
+                        }
+                    }
+                    Instr::StoreGlobal(slot) => {
+                        let v = pop!();
+                        let globals = self.frames.last().unwrap().globals.clone();
+                        let old = std::mem::replace(
+                            &mut globals.slots.write()[slot as usize].value,
+                            Some(v),
+                        );
+                        drop(old);
+                    }
+                    Instr::DeleteGlobal(slot) => {
+                        let globals = self.frames.last().unwrap().globals.clone();
+                        let old = globals.slots.write()[slot as usize].value.take();
+                        if old.is_none() {
+                            tri!(err(
+                                ExcKind::NameError,
+                                format!("name '{}' is not defined", self.rt.global_name(slot))
+                            ))
+                        }
+                    }
+                    Instr::LoadAttr(n) => {
+                        let obj = pop!();
+                        let v = tri!(self.get_attr(&obj, &code.names[n as usize]));
+                        self.stack.push(v);
+                    }
+                    Instr::StoreAttr(n) => {
+                        let obj = pop!();
+                        let v = pop!();
+                        tri!(self.set_attr(&obj, &code.names[n as usize], v));
+                    }
+                    Instr::LoadMethod(n) => {
+                        let obj = pop!();
+                        let name = &code.names[n as usize];
+                        match crate::builtins::methods::lookup(&obj, name) {
+                            Some(m) => {
+                                self.stack.push(m);
+                                self.stack.push(obj);
+                            }
+                            None => {
+                                let v = tri!(self.get_attr(&obj, name));
+                                self.stack.push(v);
+                                self.stack.push(Value::None);
+                            }
+                        }
+                    }
+                    Instr::CallMethod(argc) => {
+                        let argc = argc as usize;
+                        let fidx = self.stack.len() - argc - 2;
+                        let is_method = matches!(&self.stack[fidx], Value::Builtin(b) if b.method);
+                        if is_method {
+                            let func = match &self.stack[fidx] {
+                                Value::Builtin(b) => b.func,
+                                _ => unreachable!(),
+                            };
+                            let args: smallvec::SmallVec<[Value; 6]> =
+                                self.stack.drain(fidx + 1..).collect();
+                            self.stack.pop();
+                            save_ip!();
+                            let r = tri!(func(self, &args, &[]));
+                            self.stack.push(r);
+                        } else {
+                            // Not a method: drop the receiver slot and make a plain call.
+                            self.stack.remove(fidx + 1);
+                            save_ip!();
+                            check_breaker!();
+                            if tri!(self.call_from_stack(fidx, argc)) {
+                                continue 'frames;
+                            }
+                        }
+                    }
+                    Instr::Subscr => {
+                        let idx = pop!();
+                        let obj = pop!();
+                        let v = tri!(crate::builtins::subscript::get_item(&obj, &idx));
+                        self.stack.push(v);
+                    }
+                    Instr::StoreSubscr => {
+                        let idx = pop!();
+                        let obj = pop!();
+                        let v = pop!();
+                        save_ip!();
+                        tri!(crate::builtins::subscript::set_item(self, &obj, &idx, v));
+                    }
+                    Instr::DeleteSubscr => {
+                        let idx = pop!();
+                        let obj = pop!();
+                        tri!(crate::builtins::subscript::del_item(&obj, &idx));
+                    }
+                    Instr::BuildSlice(n) => {
+                        let step = if n == 3 { pop!() } else { Value::None };
+                        let upper = pop!();
+                        let lower = pop!();
+                        self.stack
+                            .push(Value::Slice(Arc::new(SliceObj { lower, upper, step })));
+                    }
+                    Instr::Pop => {
+                        pop!();
+                    }
+                    Instr::Dup => {
+                        let v = top!().clone();
+                        self.stack.push(v);
+                    }
+                    Instr::Dup2 => {
+                        let n = self.stack.len();
+                        let a = self.stack[n - 2].clone();
+                        let b = self.stack[n - 1].clone();
+                        self.stack.push(a);
+                        self.stack.push(b);
+                    }
+                    Instr::Rot2 => {
+                        let n = self.stack.len();
+                        self.stack.swap(n - 1, n - 2);
+                    }
+                    Instr::Rot3 => {
+                        let v = pop!();
+                        let n = self.stack.len();
+                        self.stack.insert(n - 2, v);
+                    }
+                    Instr::Rot4 => {
+                        let v = pop!();
+                        let n = self.stack.len();
+                        self.stack.insert(n - 3, v);
+                    }
+                    Instr::Add => {
+                        let b = pop!();
+                        let a = self.stack.last_mut().unwrap();
+                        if let (Value::Int(x), Value::Int(y)) = (&*a, &b) {
+                            if let Some(r) = x.checked_add(*y) {
+                                *a = Value::Int(r);
+                                continue;
+                            }
+                        }
+                        let a = pop!();
+                        let r = tri!(ops::add(&a, &b));
+                        self.stack.push(r);
+                    }
+                    Instr::Sub => {
+                        let b = pop!();
+                        let a = self.stack.last_mut().unwrap();
+                        if let (Value::Int(x), Value::Int(y)) = (&*a, &b) {
+                            if let Some(r) = x.checked_sub(*y) {
+                                *a = Value::Int(r);
+                                continue;
+                            }
+                        }
+                        let a = pop!();
+                        let r = tri!(ops::sub(&a, &b));
+                        self.stack.push(r);
+                    }
+                    Instr::Mul => {
+                        let b = pop!();
+                        let a = self.stack.last_mut().unwrap();
+                        if let (Value::Int(x), Value::Int(y)) = (&*a, &b) {
+                            if let Some(r) = x.checked_mul(*y) {
+                                *a = Value::Int(r);
+                                continue;
+                            }
+                        }
+                        let a = pop!();
+                        let r = tri!(ops::mul(&a, &b));
+                        self.stack.push(r);
+                    }
+                    Instr::Binary(op) => {
+                        let b = pop!();
+                        let a = pop!();
+                        let r = tri!(ops::arith(ops::binop_from(op), &a, &b));
+                        self.stack.push(r);
+                    }
+                    Instr::Inplace(op) => {
+                        let b = pop!();
+                        let a = pop!();
+                        save_ip!();
+                        let r = tri!(ops::inplace(ops::binop_from(op), &a, &b, self));
+                        self.stack.push(r);
+                    }
+                    Instr::Neg => {
+                        let a = pop!();
+                        let r = tri!(ops::neg(&a));
+                        self.stack.push(r);
+                    }
+                    Instr::Pos => {
+                        let a = pop!();
+                        let r = tri!(ops::pos(&a));
+                        self.stack.push(r);
+                    }
+                    Instr::Invert => {
+                        let a = pop!();
+                        let r = tri!(ops::invert(&a));
+                        self.stack.push(r);
+                    }
+                    Instr::Not => {
+                        let a = pop!();
+                        self.stack.push(Value::Bool(!a.truthy()));
+                    }
+                    Instr::Lt | Instr::Le | Instr::Gt | Instr::Ge => {
+                        let b = pop!();
+                        let a = pop!();
+                        let r = if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
+                            match instr {
+                                Instr::Lt => x < y,
+                                Instr::Le => x <= y,
+                                Instr::Gt => x > y,
+                                _ => x >= y,
+                            }
+                        } else {
+                            let k = match instr {
+                                Instr::Lt => CmpKind::Lt,
+                                Instr::Le => CmpKind::Le,
+                                Instr::Gt => CmpKind::Gt,
+                                _ => CmpKind::Ge,
+                            };
+                            tri!(ops::compare(k, &a, &b))
+                        };
+                        self.stack.push(Value::Bool(r));
+                    }
+                    Instr::Eq => {
+                        let b = pop!();
+                        let a = pop!();
+                        self.stack.push(Value::Bool(ops::eq(&a, &b)));
+                    }
+                    Instr::Ne => {
+                        let b = pop!();
+                        let a = pop!();
+                        self.stack.push(Value::Bool(!ops::eq(&a, &b)));
+                    }
+                    Instr::Is => {
+                        let b = pop!();
+                        let a = pop!();
+                        self.stack.push(Value::Bool(a.is(&b)));
+                    }
+                    Instr::IsNot => {
+                        let b = pop!();
+                        let a = pop!();
+                        self.stack.push(Value::Bool(!a.is(&b)));
+                    }
+                    Instr::In | Instr::NotIn => {
+                        let hay = pop!();
+                        let needle = pop!();
+                        save_ip!();
+                        let r = tri!(self.contains(&hay, &needle));
+                        self.stack
+                            .push(Value::Bool(if instr == Instr::In { r } else { !r }));
+                    }
+                    Instr::Jump(t) => {
+                        if (t as usize) < ip {
+                            check_breaker!();
+                        }
+                        ip = t as usize;
+                    }
+                    Instr::JumpIfFalse(t) => {
+                        let v = pop!();
+                        let truth = match v {
+                            Value::Bool(b) => b,
+                            ref other => other.truthy(),
+                        };
+                        if !truth {
+                            if (t as usize) < ip {
+                                check_breaker!();
+                            }
+                            ip = t as usize;
+                        }
+                    }
+                    Instr::JumpIfTrue(t) => {
+                        let v = pop!();
+                        if v.truthy() {
+                            ip = t as usize;
+                        }
+                    }
+                    Instr::JumpIfFalseOrPop(t) => {
+                        if !top!().truthy() {
+                            ip = t as usize;
+                        } else {
+                            pop!();
+                        }
+                    }
+                    Instr::JumpIfTrueOrPop(t) => {
+                        if top!().truthy() {
+                            ip = t as usize;
+                        } else {
+                            pop!();
+                        }
+                    }
+                    Instr::GetIter => {
+                        let v = pop!();
+                        let it = tri!(LoopIter::new(&v));
+                        self.iters.push(it);
+                    }
+                    Instr::ForIter(t) => {
+                        check_breaker!();
+                        let n = self.iters.len() - 1;
+                        let next = match &mut self.iters[n] {
+                            LoopIter::Range { cur, stop, step } => {
+                                if (*step > 0 && *cur < *stop) || (*step < 0 && *cur > *stop) {
+                                    let v = *cur;
+                                    *cur += *step;
+                                    Some(Value::Int(v))
+                                } else {
+                                    None
+                                }
+                            }
+                            LoopIter::List { list, idx } => {
+                                let v = list.items.lock().get(*idx).cloned();
+                                *idx += 1;
+                                v
+                            }
+                            LoopIter::Tuple { tuple, idx } => {
+                                let v = tuple.items.get(*idx).cloned();
+                                *idx += 1;
+                                v
+                            }
+                            LoopIter::Object(obj) => {
+                                let obj = obj.clone();
+                                save_ip!();
+                                tri!(self.next_value(&obj))
+                            }
+                        };
+                        match next {
+                            Some(v) => self.stack.push(v),
+                            None => {
+                                self.iters.pop();
+                                ip = t as usize;
+                            }
+                        }
+                    }
+                    Instr::PopIter => {
+                        self.iters.pop();
+                    }
+                    Instr::BuildTuple(n) => {
+                        let items = self.stack.split_off(self.stack.len() - n as usize);
+                        self.stack.push(Value::tuple(items));
+                    }
+                    Instr::BuildList(n) => {
+                        let items = self.stack.split_off(self.stack.len() - n as usize);
+                        self.stack.push(Value::list(items));
+                    }
+                    Instr::BuildSet(n) => {
+                        let items = self.stack.split_off(self.stack.len() - n as usize);
+                        let t = tri!(set_from(items));
+                        self.stack.push(Value::set(t));
+                    }
+                    Instr::BuildMap(n) => {
+                        let items = self.stack.split_off(self.stack.len() - 2 * n as usize);
+                        let t = tri!(dict_from_flat(items));
+                        self.stack.push(Value::dict(t));
+                    }
+                    Instr::ListAppend(d) => {
+                        let v = pop!();
+                        let n = self.stack.len();
+                        if let Value::List(l) = &self.stack[n - d as usize] {
+                            l.items.lock().push(v);
+                        }
+                    }
+                    Instr::SetAdd(d) => {
+                        let v = pop!();
+                        let h = tri!(hash_value(&v));
+                        let n = self.stack.len();
+                        if let Value::Set(s) = &self.stack[n - d as usize] {
+                            s.table.lock().add(h, v);
+                        }
+                    }
+                    Instr::MapAdd(d) => {
+                        let v = pop!();
+                        let k = pop!();
+                        let h = tri!(hash_value(&k));
+                        let n = self.stack.len();
+                        if let Value::Dict(m) = &self.stack[n - d as usize] {
+                            m.table.lock().insert(h, k, v);
+                        }
+                    }
+                    Instr::ListExtend => {
+                        let it = pop!();
+                        save_ip!();
+                        let items = tri!(self.collect_iterable(&it));
+                        if let Value::List(l) = top!() {
+                            l.items.lock().extend(items);
+                        }
+                    }
+                    Instr::SetUpdate => {
+                        let it = pop!();
+                        save_ip!();
+                        let items = tri!(self.collect_iterable(&it));
+                        let add = tri!(set_from(items));
+                        if let Value::Set(s) = top!() {
+                            s.table.lock().merge(&add);
+                        }
+                    }
+                    Instr::DictUpdate => {
+                        let other = pop!();
+                        match &other {
+                            Value::Dict(o) => {
+                                let src = o.table.lock().clone();
+                                if let Value::Dict(d) = top!() {
+                                    let mut t = d.table.lock();
+                                    for (h, k, v) in src.iter_hashed() {
+                                        t.insert(h, k.clone(), v.clone());
+                                    }
+                                }
+                            }
+                            _ => tri!(type_error(format!(
+                                "'{}' object is not a mapping",
+                                other.type_name()
+                            ))),
+                        }
+                    }
+                    Instr::ListToTuple => {
+                        let v = pop!();
+                        if let Value::List(l) = v {
+                            let items = std::mem::take(&mut *l.items.lock());
+                            self.stack.push(Value::tuple(items));
+                        }
+                    }
+                    Instr::UnpackSequence(n) => {
+                        let v = pop!();
+                        save_ip!();
+                        tri!(self.unpack(v, n as usize, None));
+                    }
+                    Instr::UnpackEx(before, after) => {
+                        let v = pop!();
+                        save_ip!();
+                        tri!(self.unpack(v, before as usize, Some(after as usize)));
+                    }
+                    Instr::MakeFunction(k, flags) => {
+                        let child = code.children[k as usize].clone();
+                        let kwdefaults_vals = if flags & 2 != 0 { Some(pop!()) } else { None };
+                        let defaults = if flags & 1 != 0 {
+                            match pop!() {
+                                Value::Tuple(t) => t.items.to_vec(),
+                                _ => Vec::new(),
+                            }
+                        } else {
+                            Vec::new()
+                        };
+                        let mut kwdefaults = Vec::new();
+                        if let Some(Value::Tuple(t)) = kwdefaults_vals {
+                            let mut vals = t.items.iter();
+                            for has in &child.kwonly_defaults {
+                                kwdefaults.push(if *has { vals.next().cloned() } else { None });
+                            }
+                        } else {
+                            kwdefaults = vec![None; child.kwonlycount as usize];
+                        }
+                        let frame = self.frames.last().unwrap();
+                        let closure = child
+                            .free_sources
+                            .iter()
+                            .map(|&i| frame.cells[i as usize].clone())
+                            .collect();
+                        let f = Function {
+                            code: child,
+                            globals: frame.globals.clone(),
+                            defaults,
+                            kwdefaults,
+                            closure,
+                        };
+                        self.stack.push(Value::Func(Arc::new(f)));
+                    }
+                    Instr::Call(argc) => {
+                        save_ip!();
+                        check_breaker!();
+                        let fidx = self.stack.len() - argc as usize - 1;
+                        if tri!(self.call_from_stack(fidx, argc as usize)) {
+                            continue 'frames;
+                        }
+                    }
+                    Instr::CallKw(argc) => {
+                        save_ip!();
+                        check_breaker!();
+                        let names = pop!();
+                        let names: Vec<Arc<str>> = match &names {
+                            Value::Tuple(t) => t
+                                .items
+                                .iter()
+                                .map(|n| Arc::from(n.as_str().unwrap_or("")))
+                                .collect(),
+                            _ => Vec::new(),
+                        };
+                        let nkw = names.len();
+                        let argc = argc as usize;
+                        let fidx = self.stack.len() - argc - 1;
+                        let mut args = self.stack.split_off(fidx + 1);
+                        let func = pop!();
+                        let kwvals = args.split_off(argc - nkw);
+                        let kwargs: Vec<(Arc<str>, Value)> =
+                            names.into_iter().zip(kwvals).collect();
+                        if tri!(self.call_general(func, args, kwargs)) {
+                            continue 'frames;
+                        }
+                    }
+                    Instr::CallEx(flags) => {
+                        save_ip!();
+                        check_breaker!();
+                        let kwargs = if flags & 1 != 0 { Some(pop!()) } else { None };
+                        let args = pop!();
+                        let func = pop!();
+                        let args = match args {
+                            Value::Tuple(t) => t.items.to_vec(),
+                            _ => Vec::new(),
+                        };
+                        let kw = tri!(call::kwargs_from_dict(kwargs.as_ref()));
+                        if tri!(self.call_general(func, args, kw)) {
+                            continue 'frames;
+                        }
+                    }
+                    Instr::Return => {
+                        let v = pop!();
+                        let frame = self.frames.pop().unwrap();
+                        self.stack.truncate(frame.stack_base);
+                        self.locals.truncate(frame.locals_base);
+                        self.iters.truncate(frame.iter_base);
+                        if let Some(g) = &frame.gen {
+                            *g.state.lock() = IterState::Done;
+                            self.yielded = false;
+                        }
+                        if self.frames.len() == stop_depth {
+                            return Ok(v);
+                        }
+                        self.stack.push(v);
+                        continue 'frames;
+                    }
+                    Instr::Yield => {
+                        let v = pop!();
+                        save_ip!();
+                        let frame = self.frames.pop().unwrap();
+                        let locals = self.locals.split_off(frame.locals_base);
+                        let stack = self.stack.split_off(frame.stack_base);
+                        let iters = self.iters.split_off(frame.iter_base);
+                        if let Some(g) = frame.gen.clone() {
+                            *g.state.lock() = IterState::Gen(Box::new(GenState {
+                                frame,
+                                locals,
+                                stack,
+                                iters,
+                            }));
+                        }
+                        self.yielded = true;
+                        return Ok(v);
+                    }
+                    Instr::Raise(n) => {
+                        save_ip!();
+                        let e = match n {
+                            0 => match &self.exc_info {
+                                Some(e) => {
+                                    add_tb = true;
+                                    e.clone()
+                                }
+                                None => ExcObj::new(
+                                    ExcKind::RuntimeError,
+                                    "No active exception to reraise",
+                                ),
+                            },
+                            1 => {
+                                let v = pop!();
+                                tri!(self.make_exception(v))
+                            }
+                            _ => {
+                                let cause = pop!();
+                                let v = pop!();
+                                let e = tri!(self.make_exception(v));
+                                match cause {
+                                    Value::None => {}
+                                    c => {
+                                        let ce = tri!(self.make_exception(c));
+                                        *e.cause.lock() = Some(ce);
+                                    }
+                                }
+                                e
+                            }
+                        };
+                        if n != 0 {
+                            self.set_context(&e);
+                        }
+                        break e;
+                    }
+                    Instr::Reraise => {
+                        let e = pop!();
+                        let saved = pop!();
+                        self.exc_info = match saved {
+                            Value::Exc(s) => Some(s),
+                            _ => None,
+                        };
+                        match e {
+                            Value::Exc(e) => {
+                                add_tb = false;
+                                break e;
+                            }
+                            _ => tri!(err(
+                                ExcKind::RuntimeError,
+                                "internal: re-raise of a non-exception"
+                            )),
+                        }
+                    }
+                    Instr::PushExcInfo => {
+                        let e = pop!();
+                        let saved = match self.exc_info.take() {
+                            Some(s) => Value::Exc(s),
+                            None => Value::None,
+                        };
+                        self.stack.push(saved);
+                        if let Value::Exc(x) = &e {
+                            self.exc_info = Some(x.clone());
+                        }
+                        self.stack.push(e);
+                    }
+                    Instr::PopExcInfo => {
+                        let saved = pop!();
+                        self.exc_info = match saved {
+                            Value::Exc(s) => Some(s),
+                            _ => None,
+                        };
+                    }
+                    Instr::CheckExcMatch => {
+                        let t = pop!();
+                        let r = match top!() {
+                            Value::Exc(e) => tri!(exc_matches(e.kind, &t)),
+                            _ => false,
+                        };
+                        self.stack.push(Value::Bool(r));
+                    }
+                    Instr::SetupWith => {
+                        let m = pop!();
+                        save_ip!();
+                        let entered = tri!(self.with_enter(&m));
+                        self.stack.push(m);
+                        self.stack.push(entered);
+                    }
+                    Instr::WithExit => {
+                        let m = pop!();
+                        save_ip!();
+                        tri!(self.with_exit(&m, None));
+                    }
+                    Instr::WithExitExc => {
+                        let e = pop!();
+                        let saved = pop!();
+                        let m = pop!();
+                        self.exc_info = match saved {
+                            Value::Exc(s) => Some(s),
+                            _ => None,
+                        };
+                        save_ip!();
+                        if let Value::Exc(e) = e {
+                            tri!(self.with_exit(&m, Some(&e)));
+                            add_tb = false;
+                            break e;
+                        }
+                    }
+                    Instr::ImportName(n) => {
+                        save_ip!();
+                        let m = tri!(crate::modules::import(self, &code.names[n as usize]));
+                        self.stack.push(m);
+                    }
+                    Instr::ImportFrom(n) => {
+                        let name = &code.names[n as usize];
+                        let m = top!().clone();
+                        let v = match &m {
+                            Value::Module(md) => md.get(name),
+                            _ => None,
+                        };
+                        match v {
+                            Some(v) => self.stack.push(v),
+                            None => {
+                                let mname = match &m {
+                                    Value::Module(md) => md.name.clone(),
+                                    _ => String::new(),
+                                };
+                                tri!(err(
+                                    ExcKind::ImportError,
+                                    format!(
+                                        "cannot import name '{}' from '{}' (unknown location)",
+                                        name, mname
+                                    )
+                                ))
+                            }
+                        }
+                    }
+                    Instr::FormatValue(flags) => {
+                        let spec = if flags & 4 != 0 { Some(pop!()) } else { None };
+                        let v = pop!();
+                        let v = match flags & 3 {
+                            1 => Value::str(ops::to_str(&v)),
+                            2 => Value::str(ops::repr_plain(&v)),
+                            3 => Value::str(crate::builtins::ascii_of(&ops::repr_plain(&v))),
+                            _ => v,
+                        };
+                        let spec_s = match &spec {
+                            Some(Value::Str(s)) => s.s.clone(),
+                            _ => String::new(),
+                        };
+                        let s = if spec_s.is_empty() {
+                            match v {
+                                Value::Str(_) => v,
+                                other => Value::str(ops::to_str(&other)),
+                            }
+                        } else {
+                            Value::str(tri!(crate::builtins::format_value(&v, &spec_s)))
+                        };
+                        self.stack.push(s);
+                    }
+                    Instr::BuildString(n) => {
+                        let parts = self.stack.split_off(self.stack.len() - n as usize);
+                        let mut s = String::new();
+                        for p in &parts {
+                            if let Value::Str(x) = p {
+                                s.push_str(&x.s);
+                            }
+                        }
+                        self.stack.push(Value::str(s));
+                    }
+                    Instr::RaiseAssert(has_msg) => {
+                        let args = if has_msg == 1 {
+                            vec![pop!()]
+                        } else {
+                            Vec::new()
+                        };
+                        let e = ExcObj::with_args(ExcKind::AssertionError, args);
+                        self.set_context(&e);
+                        break e;
+                    }
+                }
+            };
+
+            // An instruction raised `error`: find a handler, unwinding frames as needed.
+            save_ip!();
+            self.unwind(error, add_tb, stop_depth)?;
+        }
+    }
+
+    /// Route an exception to the innermost handler, popping frames that have none. Returns
+    /// Err when the exception leaves the frame at `stop_depth`.
+    fn unwind(&mut self, exc: Arc<ExcObj>, mut add_tb: bool, stop_depth: usize) -> PResult<()> {
+        loop {
+            let frame = self.frames.last_mut().unwrap();
+            let at = frame.ip.saturating_sub(1);
+            if add_tb {
+                exc.add_traceback(TbEntry {
+                    file: frame.code.filename.clone(),
+                    line: frame.code.line_at(at),
+                    func: frame.code.name.clone(),
+                });
+            }
+            let handler = frame
+                .code
+                .handlers
+                .iter()
+                .find(|h| (h.start as usize) <= at && at < h.end as usize)
+                .copied();
+            if let Some(h) = handler {
+                let (sb, ib) = (frame.stack_base, frame.iter_base);
+                frame.ip = h.target as usize;
+                self.stack.truncate(sb + h.depth as usize);
+                self.iters.truncate(ib + h.iters as usize);
+                self.stack.push(Value::Exc(exc));
+                return Ok(());
+            }
+            let frame = self.frames.pop().unwrap();
+            self.stack.truncate(frame.stack_base);
+            self.locals.truncate(frame.locals_base);
+            self.iters.truncate(frame.iter_base);
+            if let Some(g) = &frame.gen {
+                *g.state.lock() = IterState::Done;
+            }
+            add_tb = true;
+            if self.frames.len() <= stop_depth {
+                return Err(exc);
+            }
+        }
+    }
+
+    fn set_context(&self, e: &Arc<ExcObj>) {
+        if let Some(cur) = &self.exc_info {
+            if !Arc::ptr_eq(cur, e) && e.context.lock().is_none() {
+                *e.context.lock() = Some(cur.clone());
+            }
+        }
+    }
+
+    fn unbound_cell(&self, code: &Code, i: usize) -> PResult<()> {
+        let name = code.cell_name(i);
+        if i < code.cellvars.len() {
+            err(
+                ExcKind::UnboundLocalError,
+                format!(
+                    "cannot access local variable '{}' where it is not associated with a value",
+                    name
+                ),
+            )
+        } else {
+            err(
+                ExcKind::NameError,
+                format!("cannot access free variable '{}' where it is not associated with a value in enclosing scope", name),
+            )
+        }
+    }
+
+    /// Called at check points when the eval breaker is set.
+    fn handle_eval_breaker(&mut self) -> PResult<()> {
+        if self.rt.interrupted.swap(false, Ordering::SeqCst) {
+            self.rt.eval_breaker.fetch_sub(1, Ordering::SeqCst);
+            return Err(ExcObj::with_args(ExcKind::KeyboardInterrupt, Vec::new()));
+        }
+        Ok(())
+    }
+
+    /// `raise X`: X may be an exception instance or an exception type (called with no args).
+    fn make_exception(&mut self, v: Value) -> PResult<Arc<ExcObj>> {
+        match v {
+            Value::Exc(e) => Ok(e),
+            Value::Type(TypeKind::Exc(k)) => Ok(ExcObj::with_args(k, Vec::new())),
+            _ => type_error("exceptions must derive from BaseException"),
+        }
+    }
+
+    fn unpack(&mut self, v: Value, n: usize, after: Option<usize>) -> PResult<()> {
+        let items: Vec<Value> = match &v {
+            Value::Tuple(t) => t.items.to_vec(),
+            Value::List(l) => l.items.lock().clone(),
+            _ => {
+                if LoopIter::new(&v).is_err() {
+                    return type_error(format!(
+                        "cannot unpack non-iterable {} object",
+                        v.type_name()
+                    ));
+                }
+                self.collect_iterable(&v)?
+            }
+        };
+        match after {
+            None => {
+                if items.len() != n {
+                    if items.len() > n {
+                        return err(
+                            ExcKind::ValueError,
+                            format!("too many values to unpack (expected {})", n),
+                        );
+                    }
+                    return err(
+                        ExcKind::ValueError,
+                        format!(
+                            "not enough values to unpack (expected {}, got {})",
+                            n,
+                            items.len()
+                        ),
+                    );
+                }
+                for x in items.into_iter().rev() {
+                    self.stack.push(x);
+                }
+            }
+            Some(after) => {
+                let before = n;
+                if items.len() < before + after {
+                    return err(
+                        ExcKind::ValueError,
+                        format!(
+                            "not enough values to unpack (expected at least {}, got {})",
+                            before + after,
+                            items.len()
+                        ),
+                    );
+                }
+                let mut items = items;
+                let tail = items.split_off(items.len() - after);
+                let middle = items.split_off(before);
+                for x in tail.into_iter().rev() {
+                    self.stack.push(x);
+                }
+                self.stack.push(Value::list(middle));
+                for x in items.into_iter().rev() {
+                    self.stack.push(x);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Attributes
+    // -----------------------------------------------------------------------------------------
+
+    pub fn get_attr(&mut self, obj: &Value, name: &str) -> PResult<Value> {
+        match obj {
+            Value::Module(m) => {
+                if let Some(v) = m.get(name) {
+                    return Ok(v);
+                }
+                if name == "__name__" {
+                    return Ok(Value::str(m.name.clone()));
+                }
+                return err(
+                    ExcKind::AttributeError,
+                    format!("module '{}' has no attribute '{}'", m.name, name),
+                );
+            }
+            Value::Exc(e) => match name {
+                "args" => return Ok(Value::tuple(e.args.clone())),
+                "code" if e.kind == ExcKind::SystemExit => {
+                    return Ok(match e.args.len() {
+                        0 => Value::None,
+                        1 => e.args[0].clone(),
+                        _ => Value::tuple(e.args.clone()),
+                    })
+                }
+                "errno" | "strerror" | "filename" if e.kind.is_subclass(ExcKind::OSError) => {
+                    let i = match name {
+                        "errno" => 0,
+                        "strerror" => 1,
+                        _ => 2,
+                    };
+                    return Ok(if e.args.len() >= 2 {
+                        e.args.get(i).cloned().unwrap_or(Value::None)
+                    } else {
+                        Value::None
+                    });
+                }
+                "value" if e.kind == ExcKind::StopIteration => {
+                    return Ok(e.args.first().cloned().unwrap_or(Value::None));
+                }
+                "__cause__" => {
+                    return Ok(e
+                        .cause
+                        .lock()
+                        .clone()
+                        .map(Value::Exc)
+                        .unwrap_or(Value::None))
+                }
+                "__context__" => {
+                    return Ok(e
+                        .context
+                        .lock()
+                        .clone()
+                        .map(Value::Exc)
+                        .unwrap_or(Value::None))
+                }
+                _ => {}
+            },
+            Value::Type(t) => {
+                if name == "__name__" {
+                    return Ok(Value::str(t.name()));
+                }
+                if let Some(v) = crate::builtins::methods::lookup_type_attr(*t, name) {
+                    return Ok(v);
+                }
+                return err(
+                    ExcKind::AttributeError,
+                    format!("type object '{}' has no attribute '{}'", t.name(), name),
+                );
+            }
+            Value::Func(f) => {
+                if name == "__name__" {
+                    let n = f.code.name.rsplit('.').next().unwrap_or("").to_string();
+                    return Ok(Value::str(n));
+                }
+                if name == "__qualname__" {
+                    return Ok(Value::str(f.code.name.to_string()));
+                }
+            }
+            Value::Builtin(b) => {
+                if name == "__name__" {
+                    return Ok(Value::str(b.name));
+                }
+            }
+            Value::Native(n) => {
+                if let Some(v) = n.0.get_attr(obj, name) {
+                    return Ok(v);
+                }
+            }
+            Value::Slice(s) => match name {
+                "start" => return Ok(s.lower.clone()),
+                "stop" => return Ok(s.upper.clone()),
+                "step" => return Ok(s.step.clone()),
+                _ => {}
+            },
+            Value::Range(r) => match name {
+                "start" => return Ok(Value::Int(r.start)),
+                "stop" => return Ok(Value::Int(r.stop)),
+                "step" => return Ok(Value::Int(r.step)),
+                _ => {}
+            },
+            _ => {}
+        }
+        if let Some(Value::Builtin(m)) = crate::builtins::methods::lookup(obj, name) {
+            return Ok(Value::Builtin(Arc::new(Builtin {
+                name: m.name,
+                func: m.func,
+                method: false,
+                bound: Some(obj.clone()),
+                owner: m.owner,
+            })));
+        }
+        err(
+            ExcKind::AttributeError,
+            format!("'{}' object has no attribute '{}'", obj.type_name(), name),
+        )
+    }
+
+    fn set_attr(&mut self, obj: &Value, name: &str, v: Value) -> PResult<()> {
+        match obj {
+            Value::Module(m) => {
+                m.set(name, v);
+                Ok(())
+            }
+            _ => {
+                let has = self.get_attr(obj, name).is_ok();
+                if has {
+                    err(
+                        ExcKind::AttributeError,
+                        format!(
+                            "'{}' object attribute '{}' is read-only",
+                            obj.type_name(),
+                            name
+                        ),
+                    )
+                } else {
+                    err(
+                        ExcKind::AttributeError,
+                        format!("'{}' object has no attribute '{}'", obj.type_name(), name),
+                    )
+                }
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // with
+    // -----------------------------------------------------------------------------------------
+
+    fn with_enter(&mut self, m: &Value) -> PResult<Value> {
+        match m {
+            Value::Native(n) => {
+                let n = n.clone();
+                n.0.enter(self, m)
+            }
+            _ => type_error(format!(
+                "'{}' object does not support the context manager protocol",
+                m.type_name()
+            )),
+        }
+    }
+
+    fn with_exit(&mut self, m: &Value, exc: Option<&Arc<ExcObj>>) -> PResult<()> {
+        if let Value::Native(n) = m {
+            let n = n.clone();
+            return n.0.exit(self, exc);
+        }
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Containment
+    // -----------------------------------------------------------------------------------------
+
+    pub fn contains(&mut self, hay: &Value, needle: &Value) -> PResult<bool> {
+        if let Some(r) = ops::contains(hay, needle)? {
+            return Ok(r);
+        }
+        match hay {
+            Value::Iter(_) | Value::Native(_) => {
+                let mut it = LoopIter::new(hay)?;
+                while let Some(x) = self.loop_next(&mut it)? {
+                    if x.is(needle) || ops::eq(&x, needle) {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            _ => type_error(format!(
+                "argument of type '{}' is not iterable",
+                hay.type_name()
+            )),
+        }
+    }
+}
+
+fn set_from(items: Vec<Value>) -> PResult<SetTable> {
+    let mut t = SetTable::new();
+    for it in items {
+        let h = hash_value(&it)?;
+        t.add(h, it);
+    }
+    Ok(t)
+}
+
+fn dict_from_flat(items: Vec<Value>) -> PResult<DictTable> {
+    let mut t = DictTable::new();
+    let mut it = items.into_iter();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        let h = hash_value(&k)?;
+        t.insert(h, k, v);
+    }
+    Ok(t)
+}
+
+/// Does an exception of kind `k` match the `except` clause type `t` (a type or a tuple)?
+pub fn exc_matches(k: ExcKind, t: &Value) -> PResult<bool> {
+    match t {
+        Value::Type(TypeKind::Exc(c)) => Ok(k.is_subclass(*c)),
+        Value::Tuple(items) => {
+            for i in items.items.iter() {
+                if exc_matches(k, i)? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+        _ => type_error("catching classes that do not inherit from BaseException is not allowed"),
+    }
+}
