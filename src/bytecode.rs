@@ -112,10 +112,13 @@ pub enum Instr {
     SetAdd(u32),
     /// v = pop; k = pop; S[-a][k] = v
     MapAdd(u32),
-    /// it = pop; S[-1].extend(it)
-    ListExtend,
+    /// it = pop; S[-1].extend(it). a = 1 while building call arguments (`f(*x)`): errors
+    /// then name the function, which is S[-2].
+    ListExtend(u32),
     SetUpdate,
-    DictUpdate,
+    /// m = pop; S[-1].update(m). a = 1 while building call keywords (`f(**m)`): duplicate
+    /// keys are errors naming the function (S[-3]).
+    DictUpdate(u32),
     ListToTuple,
     /// Unpack pop S into a values, pushed so that the first is on top.
     UnpackSequence(u32),

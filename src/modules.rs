@@ -312,7 +312,7 @@ fn m_isqrt(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
 fn m_log(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     args::range("log", a, 1, 2)?;
     let ln = |v: &Value| -> PResult<f64> {
-        if let Value::BigInt(b) = v {
+        if let (Value::BigInt(b), Err(_)) = (v, ops::to_f64(v)) {
             // Big ints: log of the leading digits plus the scale.
             if num_traits::Signed::is_negative(&**b) {
                 return domain();
@@ -320,8 +320,9 @@ fn m_log(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
             let bits = b.bits();
             let shift = bits.saturating_sub(64);
             let top: num_bigint::BigInt = &**b >> shift;
-            let t = num_traits::ToPrimitive::to_f64(&top).unwrap_or(1.0);
-            return Ok(t.ln() + shift as f64 * std::f64::consts::LN_2);
+            // As CPython: x = b / 2**e in [0.5, 1), then log(x) + e*log(2).
+            let x = num_traits::ToPrimitive::to_f64(&top).unwrap_or(1.0) / 2f64.powi(bits.min(64) as i32);
+            return Ok(x.ln() + bits as f64 * std::f64::consts::LN_2);
         }
         let x = num_arg("log", v)?;
         if x <= 0.0 {

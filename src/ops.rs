@@ -281,7 +281,15 @@ pub fn arith(op: BinOp, a: &Value, b: &Value) -> PResult<Value> {
     }
     match (small_or_big(a), small_or_big(b)) {
         (Some(x), Some(y)) => {
-            // Both ints (bool counts as int).
+            // Both ints (bool counts as int); bool OP bool stays a bool for & | ^.
+            if let (Value::Bool(p), Value::Bool(q)) = (a, b) {
+                match op {
+                    BinOp::BitAnd => return Ok(Value::Bool(*p & *q)),
+                    BinOp::BitOr => return Ok(Value::Bool(*p | *q)),
+                    BinOp::BitXor => return Ok(Value::Bool(*p ^ *q)),
+                    _ => {}
+                }
+            }
             if let (Ok(x), Ok(y)) = (&x, &y) {
                 if let Some(v) = int_op_small(op, *x, *y)? {
                     return Ok(v);
@@ -972,7 +980,7 @@ pub fn repr_into(v: &Value, out: &mut String) {
         Value::Exc(e) => {
             out.push_str(e.kind.name());
             out.push('(');
-            for (i, a) in e.args.iter().enumerate() {
+            for (i, a) in exc_visible_args(e).iter().enumerate() {
                 if i > 0 {
                     out.push_str(", ");
                 }
@@ -1133,6 +1141,14 @@ pub fn to_str(v: &Value) -> String {
         Value::Exc(e) => exc_str(e),
         _ => repr_plain(v),
     }
+}
+
+/// `e.args`: an OSError made with (errno, strerror, filename) shows only the first two.
+pub fn exc_visible_args(e: &ExcObj) -> Vec<Value> {
+    if e.kind.is_subclass(ExcKind::OSError) && e.args.len() >= 3 && matches!(e.args[0], Value::Int(_)) {
+        return e.args[..2].to_vec();
+    }
+    e.args.clone()
 }
 
 /// `str(exception)`: the message as Python prints it after `Type: `.

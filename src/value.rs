@@ -522,6 +522,7 @@ impl Value {
             Value::Dict(d) => d.table.lock().len() != 0,
             Value::Set(s) => s.table.lock().len() != 0,
             Value::Range(r) => r.len() != 0,
+            Value::Native(n) => !matches!(n.0.get_attr(self, "__len__"), Some(Value::Int(0))),
             _ => true,
         }
     }

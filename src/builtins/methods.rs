@@ -37,8 +37,8 @@ const STR_METHODS: Table = &[
     ("count", str_count),
     ("format", str_format),
     ("isdigit", str_isdigit),
-    ("isnumeric", str_isdigit),
-    ("isdecimal", str_isdigit),
+    ("isnumeric", str_isnumeric),
+    ("isdecimal", str_isdecimal),
     ("isalpha", str_isalpha),
     ("isalnum", str_isalnum),
     ("isspace", str_isspace),
@@ -164,7 +164,17 @@ pub fn lookup_type_attr(t: TypeKind, name: &str) -> Option<Value> {
         TypeKind::Tuple => Value::tuple(Vec::new()),
         _ => return None,
     };
-    lookup(&sample, name)
+    // Called as `str.upper(s)`, the receiver is an ordinary first argument.
+    match lookup(&sample, name)? {
+        Value::Builtin(b) => Some(Value::Builtin(Arc::new(Builtin {
+            name: b.name,
+            func: b.func,
+            method: false,
+            bound: None,
+            owner: b.owner,
+        }))),
+        other => Some(other),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -211,6 +221,30 @@ fn recv_set<'a>(a: &'a [Value], name: &str) -> PResult<&'a Arc<SetObj>> {
             name
         )),
     }
+}
+
+/// The older arity wording some str methods use: `find() takes at least 1 argument (0 given)`.
+fn old_arity(name: &str, a: &[Value], min: usize, max: usize) -> PResult<()> {
+    let given = a.len() - 1;
+    if given < min {
+        return type_error(format!(
+            "{}() takes at least {} argument{} ({} given)",
+            name,
+            min,
+            if min == 1 { "" } else { "s" },
+            given
+        ));
+    }
+    if given > max {
+        return type_error(format!(
+            "{}() takes at most {} argument{} ({} given)",
+            name,
+            max,
+            if max == 1 { "" } else { "s" },
+            given
+        ));
+    }
+    Ok(())
 }
 
 /// Arity check for a method: `list.append() takes exactly one argument (0 given)`.
@@ -301,7 +335,7 @@ fn char_index(s: &str, ascii: bool, byte: usize) -> usize {
 fn split_common(a: &[Value], kw: Kw, name: &str, from_right: bool) -> PResult<Value> {
     let s = recv_str(a, name)?;
     let k = args::kw(name, kw, &["sep", "maxsplit"])?;
-    arity(&format!("str.{}", name), a, 0, 2)?;
+    old_arity(name, a, 0, 2)?;
     let sep = a.get(1).or(k[0]);
     let maxsplit = match a.get(2).or(k[1]) {
         Some(v) => ops::as_index(v, || {
@@ -554,7 +588,7 @@ fn str_replace(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
 
 fn prefix_common(a: &[Value], name: &str, start: bool) -> PResult<Value> {
     let s = recv_str(a, name)?;
-    arity(&format!("str.{}", name), a, 1, 3)?;
+    old_arity(name, a, 1, 3)?;
     let (lo, hi) = clamp_range(s.char_len(), opt_index(a.get(2))?, opt_index(a.get(3))?);
     if a.len() > 2 && lo > s.char_len() {
         return Ok(Value::Bool(false));
@@ -608,7 +642,7 @@ fn str_endswith(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
 /// find/rfind/index/rindex/count share the argument handling.
 fn find_common(a: &[Value], name: &str, rev: bool) -> PResult<Option<usize>> {
     let s = recv_str(a, name)?;
-    arity(name, a, 1, 3)?;
+    old_arity(name, a, 1, 3)?;
     let sub = match &a[1] {
         Value::Str(p) => &p.s,
         v => return type_error(format!("must be str, not {}", v.type_name())),
@@ -657,7 +691,7 @@ fn str_rindex(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
 }
 fn str_count(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "count")?;
-    arity("count", a, 1, 3)?;
+    old_arity("count", a, 1, 3)?;
     let sub = match &a[1] {
         Value::Str(p) => p.s.clone(),
         v => return type_error(format!("must be str, not {}", v.type_name())),
@@ -680,8 +714,32 @@ fn char_test(a: &[Value], name: &str, f: fn(char) -> bool) -> PResult<Value> {
     let s = recv_str(a, name)?;
     Ok(Value::Bool(!s.s.is_empty() && s.s.chars().all(f)))
 }
+/// Python's isdigit: decimal digits and the digit-valued signs (superscripts, circled
+/// digits …) but not fractions, Roman numerals or other numeric signs.
+fn is_digit_char(c: char) -> bool {
+    if c.is_ascii_digit() {
+        return true;
+    }
+    if c.is_ascii() || !c.is_numeric() {
+        return false;
+    }
+    let u = c as u32;
+    !matches!(u, 0xbc..=0xbe | 0x2150..=0x218b | 0x3007 | 0x3021..=0x3029 | 0x3038..=0x303a | 0x16ee..=0x16f0)
+        && !(0x2469..=0x2473).contains(&u)
+        && !(0x247d..=0x2487).contains(&u)
+        && !(0x2491..=0x249b).contains(&u)
+}
+
 fn str_isdigit(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    char_test(a, "isdigit", |c| c.is_numeric())
+    char_test(a, "isdigit", is_digit_char)
+}
+
+fn str_isnumeric(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    char_test(a, "isnumeric", |c| c.is_numeric())
+}
+
+fn str_isdecimal(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+    char_test(a, "isdecimal", |c| is_digit_char(c) && c.to_digit(10).is_some() || (c.is_numeric() && !c.is_ascii() && is_digit_char(c) && !matches!(c as u32, 0xb2 | 0xb3 | 0xb9 | 0x2070..=0x209f | 0x2460..=0x24ff)))
 }
 fn str_isalpha(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     char_test(a, "isalpha", |c| c.is_alphabetic())
@@ -853,14 +911,28 @@ fn str_rpartition(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     partition_common(a, "rpartition", true)
 }
 
-/// `str.format`: `{}`, `{0}`, `{name}`, `{0[1]}`, `{!r}`, `{:spec}`, `{{`/`}}`.
+/// `str.format`: `{}`, `{0}`, `{name}`, `{0[1]}`, `{x.attr}`, `{!r}`, `{:spec}` with nested
+/// `{}` fields inside the spec, `{{`/`}}`.
 fn str_format(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "format")?;
-    let pos = &a[1..];
-    let fmt: Vec<char> = s.s.chars().collect();
+    let mut st = FormatState { pos: &a[1..], kw, auto: 0, manual: false };
+    let out = format_template(vm, &s.s, &mut st, 0)?;
+    Ok(Value::str(out))
+}
+
+struct FormatState<'a> {
+    pos: &'a [Value],
+    kw: Kw<'a>,
+    auto: usize,
+    manual: bool,
+}
+
+fn format_template(vm: &mut Vm, text: &str, st: &mut FormatState, depth: usize) -> PResult<String> {
+    if depth > 2 {
+        return err(ExcKind::ValueError, "Max string recursion exceeded");
+    }
+    let fmt: Vec<char> = text.chars().collect();
     let mut out = String::new();
-    let mut auto = 0usize;
-    let mut manual = false;
     let mut i = 0;
     while i < fmt.len() {
         let c = fmt[i];
@@ -870,121 +942,65 @@ fn str_format(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
                 i += 2;
                 continue;
             }
-            // Find the matching '}' (allowing one level of nested braces in the spec).
-            let mut depth = 1;
+            let mut level = 1;
             let mut j = i + 1;
-            while j < fmt.len() && depth > 0 {
+            while j < fmt.len() {
                 if fmt[j] == '{' {
-                    depth += 1;
+                    level += 1;
                 } else if fmt[j] == '}' {
-                    depth -= 1;
+                    level -= 1;
+                    if level == 0 {
+                        break;
+                    }
                 }
-                if depth > 0 {
-                    j += 1;
-                }
+                j += 1;
             }
             if j >= fmt.len() {
                 return err(ExcKind::ValueError, "expected '}' before end of string");
             }
             let field: String = fmt[i + 1..j].iter().collect();
             i = j + 1;
-            let (head, spec) = match field.find(':') {
-                Some(p) => (field[..p].to_string(), field[p + 1..].to_string()),
-                None => (field.clone(), String::new()),
-            };
-            let (name, conv) = match head.find('!') {
-                Some(p) => (head[..p].to_string(), Some(head[p + 1..].to_string())),
-                None => (head, None),
-            };
-            // Split "name[idx].attr" into the first part and the rest.
-            let first_end = name.find(|ch| ch == '[' || ch == '.').unwrap_or(name.len());
-            let first = &name[..first_end];
-            let mut v = if first.is_empty() {
-                if manual {
-                    return err(ExcKind::ValueError, "cannot switch from manual field specification to automatic field numbering");
-                }
-                let idx = auto;
-                auto += 1;
-                match pos.get(idx) {
-                    Some(v) => v.clone(),
-                    None => {
-                        return err(
-                            ExcKind::IndexError,
-                            format!(
-                                "Replacement index {} out of range for positional args tuple",
-                                idx
-                            ),
-                        )
+            // The name part ends at the first ':' or '!' outside brackets.
+            let mut cut = field.len();
+            let mut in_brackets = false;
+            for (bi, ch) in field.char_indices() {
+                match ch {
+                    '[' => in_brackets = true,
+                    ']' => in_brackets = false,
+                    ':' | '!' if !in_brackets => {
+                        cut = bi;
+                        break;
                     }
-                }
-            } else if let Ok(idx) = first.parse::<usize>() {
-                if auto > 0 {
-                    return err(ExcKind::ValueError, "cannot switch from automatic field numbering to manual field specification");
-                }
-                manual = true;
-                match pos.get(idx) {
-                    Some(v) => v.clone(),
-                    None => {
-                        return err(
-                            ExcKind::IndexError,
-                            format!(
-                                "Replacement index {} out of range for positional args tuple",
-                                idx
-                            ),
-                        )
-                    }
-                }
-            } else {
-                match kw.iter().find(|(k, _)| **k == *first) {
-                    Some((_, v)) => v.clone(),
-                    None => {
-                        return Err(ExcObj::with_args(
-                            ExcKind::KeyError,
-                            vec![Value::str(first)],
-                        ))
-                    }
-                }
-            };
-            let mut rest = &name[first_end..];
-            while !rest.is_empty() {
-                if let Some(r) = rest.strip_prefix('[') {
-                    let close = r.find(']').ok_or_else(|| {
-                        ExcObj::new(ExcKind::ValueError, "Missing ']' in format string")
-                    })?;
-                    let key = &r[..close];
-                    let kv = match key.parse::<i64>() {
-                        Ok(n) => Value::Int(n),
-                        Err(_) => Value::str(key),
-                    };
-                    v = super::subscript::get_item(&v, &kv)?;
-                    rest = &r[close + 1..];
-                } else if let Some(r) = rest.strip_prefix('.') {
-                    let end = r.find(|ch| ch == '[' || ch == '.').unwrap_or(r.len());
-                    v = vm.get_attr(&v, &r[..end])?;
-                    rest = &r[end..];
-                } else {
-                    break;
+                    _ => {}
                 }
             }
+            let name = &field[..cut];
+            let rest = &field[cut..];
+            let (conv, spec) = if let Some(r) = rest.strip_prefix('!') {
+                let (cv, sp) = match r.find(':') {
+                    Some(p) => (&r[..p], &r[p + 1..]),
+                    None => (r, ""),
+                };
+                if cv.chars().count() != 1 {
+                    return err(ExcKind::ValueError, "expected ':' after conversion specifier");
+                }
+                (Some(cv.to_string()), sp.to_string())
+            } else if let Some(sp) = rest.strip_prefix(':') {
+                (None, sp.to_string())
+            } else {
+                (None, String::new())
+            };
+            let v = format_field_value(vm, name, st)?;
             let v = match conv.as_deref() {
                 Some("r") => Value::str(ops::repr_plain(&v)),
                 Some("s") => Value::str(ops::to_str(&v)),
                 Some("a") => Value::str(super::ascii_of(&ops::repr_plain(&v))),
-                Some(_) => return err(ExcKind::ValueError, "Unknown conversion specifier"),
+                Some(other) => {
+                    return err(ExcKind::ValueError, format!("Unknown conversion specifier {}", other))
+                }
                 None => v,
             };
-            // Nested fields in the spec: `{:{width}}`.
-            let spec = if spec.contains('{') {
-                let inner = Value::str(spec);
-                let mut args_v = vec![inner];
-                args_v.extend(pos.iter().cloned());
-                match str_format(vm, &args_v, kw)? {
-                    Value::Str(x) => x.s.clone(),
-                    _ => String::new(),
-                }
-            } else {
-                spec
-            };
+            let spec = if spec.contains('{') { format_template(vm, &spec, st, depth + 1)? } else { spec };
             out.push_str(&super::format_value(&v, &spec)?);
         } else if c == '}' {
             if i + 1 < fmt.len() && fmt[i + 1] == '}' {
@@ -992,16 +1008,80 @@ fn str_format(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
                 i += 2;
                 continue;
             }
-            return err(
-                ExcKind::ValueError,
-                "Single '}' encountered in format string",
-            );
+            return err(ExcKind::ValueError, "Single '}' encountered in format string");
         } else {
             out.push(c);
             i += 1;
         }
     }
-    Ok(Value::str(out))
+    Ok(out)
+}
+
+/// The value a replacement field names: `''` (next automatic), `0`, `name`, then `[k]`/`.attr`.
+fn format_field_value(vm: &mut Vm, name: &str, st: &mut FormatState) -> PResult<Value> {
+    let first_end = name.find(['[', '.']).unwrap_or(name.len());
+    let first = &name[..first_end];
+    let mut v = if first.is_empty() {
+        if st.manual {
+            return err(
+                ExcKind::ValueError,
+                "cannot switch from manual field specification to automatic field numbering",
+            );
+        }
+        let idx = st.auto;
+        st.auto += 1;
+        match st.pos.get(idx) {
+            Some(v) => v.clone(),
+            None => {
+                return err(
+                    ExcKind::IndexError,
+                    format!("Replacement index {} out of range for positional args tuple", idx),
+                )
+            }
+        }
+    } else if let Ok(idx) = first.parse::<usize>() {
+        if st.auto > 0 {
+            return err(
+                ExcKind::ValueError,
+                "cannot switch from automatic field numbering to manual field specification",
+            );
+        }
+        st.manual = true;
+        match st.pos.get(idx) {
+            Some(v) => v.clone(),
+            None => {
+                return err(
+                    ExcKind::IndexError,
+                    format!("Replacement index {} out of range for positional args tuple", idx),
+                )
+            }
+        }
+    } else {
+        match st.kw.iter().find(|(k, _)| **k == *first) {
+            Some((_, v)) => v.clone(),
+            None => return Err(ExcObj::with_args(ExcKind::KeyError, vec![Value::str(first)])),
+        }
+    };
+    let mut rest = &name[first_end..];
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('[') {
+            let close = r.find(']').ok_or_else(|| ExcObj::new(ExcKind::ValueError, "Missing ']' in format string"))?;
+            let key = &r[..close];
+            let kv = match key.parse::<i64>() {
+                Ok(n) => Value::Int(n),
+                Err(_) => Value::str(key),
+            };
+            v = super::subscript::get_item(&v, &kv)?;
+            rest = &r[close + 1..];
+        } else if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['[', '.']).unwrap_or(r.len());
+            v = vm.get_attr(&v, &r[..end])?;
+            rest = &r[end..];
+        } else {
+            return err(ExcKind::ValueError, "Only '.' or '[' may follow ']' in format field specifier");
+        }
+    }
+    Ok(v)
 }
 
 // ---------------------------------------------------------------------------------------------

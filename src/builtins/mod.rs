@@ -331,8 +331,7 @@ pub fn sort_values(
     if reverse {
         idx.reverse();
     }
-    let mut error: Option<Arc<ExcObj>> = None;
-    // Fast paths for homogeneous ints, floats and strs.
+    // Fast paths for homogeneous ints and strs (no comparison can fail).
     let all_int = keys.iter().all(|k| matches!(k, Value::Int(_)));
     let all_str = keys.iter().all(|k| matches!(k, Value::Str(_)));
     if all_int {
@@ -343,29 +342,10 @@ pub fn sort_values(
             _ => std::cmp::Ordering::Equal,
         });
     } else {
-        idx.sort_by(|&i, &j| {
-            if error.is_some() {
-                return std::cmp::Ordering::Equal;
-            }
-            match ops::less_than(&keys[j], &keys[i]) {
-                Ok(true) => std::cmp::Ordering::Greater,
-                Ok(false) => match ops::less_than(&keys[i], &keys[j]) {
-                    Ok(true) => std::cmp::Ordering::Less,
-                    Ok(false) => std::cmp::Ordering::Equal,
-                    Err(e) => {
-                        error = Some(e);
-                        std::cmp::Ordering::Equal
-                    }
-                },
-                Err(e) => {
-                    error = Some(e);
-                    std::cmp::Ordering::Equal
-                }
-            }
-        });
-    }
-    if let Some(e) = error {
-        return Err(e);
+        // A stable merge sort that, like CPython's timsort, always asks "is the later item
+        // less than the earlier one?", so a failing comparison reports the same types.
+        let lt = |later: usize, earlier: usize| ops::less_than(&keys[later], &keys[earlier]);
+        idx = merge_sort(idx, &lt)?;
     }
     if reverse {
         idx.reverse();
@@ -373,6 +353,47 @@ pub fn sort_values(
     let sorted: Vec<Value> = idx.iter().map(|&i| items[i].clone()).collect();
     *items = sorted;
     Ok(())
+}
+
+fn merge_sort(v: Vec<usize>, lt: &dyn Fn(usize, usize) -> PResult<bool>) -> PResult<Vec<usize>> {
+    if v.len() <= 1 {
+        return Ok(v);
+    }
+    if v.len() <= 16 {
+        // Binary insertion sort, as CPython uses for short runs.
+        let mut out: Vec<usize> = Vec::with_capacity(v.len());
+        for x in v {
+            let (mut lo, mut hi) = (0, out.len());
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if lt(x, out[mid])? {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            out.insert(lo, x);
+        }
+        return Ok(out);
+    }
+    let mut v = v;
+    let right = v.split_off(v.len() / 2);
+    let left = merge_sort(v, lt)?;
+    let right = merge_sort(right, lt)?;
+    let mut out = Vec::with_capacity(left.len() + right.len());
+    let (mut i, mut j) = (0, 0);
+    while i < left.len() && j < right.len() {
+        if lt(right[j], left[i])? {
+            out.push(right[j]);
+            j += 1;
+        } else {
+            out.push(left[i]);
+            i += 1;
+        }
+    }
+    out.extend_from_slice(&left[i..]);
+    out.extend_from_slice(&right[j..]);
+    Ok(out)
 }
 
 fn b_sorted(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -557,9 +578,15 @@ fn b_id(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
 }
 
 fn b_round(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    let k = args::kw("round", kw, &["ndigits"])?;
-    args::range("round", a, 1, 2)?;
+    let k = args::kw("round", kw, &["ndigits", "number"])?;
+    let number = match (a.first(), k[1]) {
+        (Some(n), None) => n,
+        (None, Some(n)) => n,
+        _ => return type_error("round() missing required argument 'number' (pos 1)"),
+    };
+    args::range("round", a, 0, 2)?;
     let nd = a.get(1).or(k[0]).filter(|v| !matches!(v, Value::None));
+    let a = std::slice::from_ref(number);
     match (&a[0], nd) {
         (Value::Float(f), None) => {
             if f.is_nan() {
@@ -702,12 +729,17 @@ fn b_pow(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
         if m.is_zero() {
             return err(ExcKind::ValueError, "pow() 3rd argument cannot be 0");
         }
-        if e.is_negative() {
-            return err(
-                ExcKind::ValueError,
-                "base is not invertible for the given modulus",
-            );
-        }
+        let (b, e) = if e.is_negative() {
+            // pow(b, -e, m) is the inverse of b modulo m, raised to e (Python 3.8+).
+            let mm = m.abs();
+            let g = num_integer::Integer::extended_gcd(&num_integer::Integer::mod_floor(&b, &mm), &mm);
+            if g.gcd != BigInt::from(1) {
+                return err(ExcKind::ValueError, "base is not invertible for the given modulus");
+            }
+            (num_integer::Integer::mod_floor(&g.x, &mm), -e)
+        } else {
+            (b, e)
+        };
         let r = b.modpow(&e, &m);
         let r = if !r.is_zero() && (r.is_negative() != m.is_negative()) {
             r + &m
@@ -1092,7 +1124,10 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
         }
         TypeKind::Type => {
             if a.len() == 1 {
-                return Ok(Value::Type(a[0].type_kind()));
+                return Ok(Value::Type(match &a[0] {
+                    Value::Iter(_) => TypeKind::Native(a[0].type_name()),
+                    v => v.type_kind(),
+                }));
             }
             type_error("type() takes 1 argument")
         }

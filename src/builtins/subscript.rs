@@ -168,10 +168,10 @@ pub fn get_item(obj: &Value, idx: &Value) -> PResult<Value> {
         }
         Value::Range(r) => {
             if let Value::Slice(s) = idx {
-                let (start, _, step, count) = slice_indices(s, r.len())?;
+                let (start, stop, step, _) = slice_indices(s, r.len())?;
                 let new_start = r.start + start * r.step;
                 let new_step = r.step * step;
-                let new_stop = new_start + count * new_step;
+                let new_stop = r.start + stop * r.step;
                 return Ok(Value::Range(std::sync::Arc::new(RangeObj {
                     start: new_start,
                     stop: new_stop,

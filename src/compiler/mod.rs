@@ -666,8 +666,8 @@ impl<'a> Compiler<'a> {
                 break;
             }
         }
-        // No handler matched: re-raise (restoring exc_info).
-        self.emit(Instr::Reraise);
+        // No handler matched, or a handler raised: re-raise, restoring exc_info. (The
+        // no-match path falls into the same instruction; it must not be inside the region.)
         let target = self.here();
         self.region_close(cleanup, target);
         self.emit(Instr::Reraise);
@@ -711,7 +711,6 @@ impl<'a> Compiler<'a> {
         self.stmts(finalbody)?;
         self.u().blocks.pop();
         self.u().depth = depth;
-        self.emit(Instr::Reraise);
         let ct = self.here();
         self.region_close(cleanup, ct);
         self.emit(Instr::Reraise);
@@ -1321,7 +1320,7 @@ impl<'a> Compiler<'a> {
                             }
                             None => {
                                 self.expr(v)?;
-                                self.emit(Instr::DictUpdate);
+                                self.emit(Instr::DictUpdate(0));
                             }
                         }
                     }
@@ -1370,7 +1369,7 @@ impl<'a> Compiler<'a> {
                     self.emit(if kind == SeqKind::Set {
                         Instr::SetUpdate
                     } else {
-                        Instr::ListExtend
+                        Instr::ListExtend(0)
                     });
                 }
                 _ => {
@@ -1448,7 +1447,7 @@ impl<'a> Compiler<'a> {
                 }
                 Arg::Star(x) => {
                     self.expr(x)?;
-                    self.emit(Instr::ListExtend);
+                    self.emit(Instr::ListExtend(1));
                 }
                 _ => {}
             }
@@ -1465,11 +1464,12 @@ impl<'a> Compiler<'a> {
                         let ki = self.konst(Value::str(k.clone()));
                         self.emit(Instr::LoadConst(ki));
                         self.expr(x)?;
-                        self.emit(Instr::MapAdd(1));
+                        self.emit(Instr::BuildMap(1));
+                        self.emit(Instr::DictUpdate(1));
                     }
                     Arg::DoubleStar(x) => {
                         self.expr(x)?;
-                        self.emit(Instr::DictUpdate);
+                        self.emit(Instr::DictUpdate(1));
                     }
                     _ => {}
                 }

@@ -706,9 +706,18 @@ impl Vm {
                             m.table.lock().insert(h, k, v);
                         }
                     }
-                    Instr::ListExtend => {
+                    Instr::ListExtend(in_call) => {
                         let it = pop!();
                         save_ip!();
+                        if in_call == 1 && LoopIter::new(&it).is_err() {
+                            let n = self.stack.len();
+                            let f = call_name(&self.stack[n - 2]);
+                            tri!(type_error(format!(
+                                "{}() argument after * must be an iterable, not {}",
+                                f,
+                                it.type_name()
+                            )));
+                        }
                         let items = tri!(self.collect_iterable(&it));
                         if let Value::List(l) = top!() {
                             l.items.lock().extend(items);
@@ -723,23 +732,15 @@ impl Vm {
                             s.table.lock().merge(&add);
                         }
                     }
-                    Instr::DictUpdate => {
+                    Instr::DictUpdate(in_call) => {
                         let other = pop!();
-                        match &other {
-                            Value::Dict(o) => {
-                                let src = o.table.lock().clone();
-                                if let Value::Dict(d) = top!() {
-                                    let mut t = d.table.lock();
-                                    for (h, k, v) in src.iter_hashed() {
-                                        t.insert(h, k.clone(), v.clone());
-                                    }
-                                }
-                            }
-                            _ => tri!(type_error(format!(
-                                "'{}' object is not a mapping",
-                                other.type_name()
-                            ))),
-                        }
+                        let n = self.stack.len();
+                        let r = if in_call == 1 {
+                            dict_merge_kwargs(&self.stack[n - 3], &self.stack[n - 1], &other)
+                        } else {
+                            dict_update_plain(&self.stack[n - 1], &other)
+                        };
+                        tri!(r);
                     }
                     Instr::ListToTuple => {
                         let v = pop!();
@@ -898,7 +899,12 @@ impl Vm {
                                 match cause {
                                     Value::None => {}
                                     c => {
-                                        let ce = tri!(self.make_exception(c));
+                                        let ce = match self.make_exception(c) {
+                                            Ok(ce) => ce,
+                                            Err(_) => tri!(type_error(
+                                                "exception causes must derive from BaseException"
+                                            )),
+                                        };
                                         *e.cause.lock() = Some(ce);
                                     }
                                 }
@@ -1230,7 +1236,7 @@ impl Vm {
                 );
             }
             Value::Exc(e) => match name {
-                "args" => return Ok(Value::tuple(e.args.clone())),
+                "args" => return Ok(Value::tuple(crate::ops::exc_visible_args(e))),
                 "code" if e.kind == ExcKind::SystemExit => {
                     return Ok(match e.args.len() {
                         0 => Value::None,
@@ -1407,6 +1413,61 @@ impl Vm {
             )),
         }
     }
+}
+
+/// How a call error names its function: `__main__.f` for Toy functions, `len` for builtins.
+pub fn call_name(f: &Value) -> String {
+    match f {
+        Value::Func(func) => format!("__main__.{}", func.code.name),
+        Value::Builtin(b) => b.name.to_string(),
+        Value::Type(t) => t.name().to_string(),
+        other => other.type_name().to_string(),
+    }
+}
+
+fn dict_update_plain(target: &Value, other: &Value) -> PResult<()> {
+    match other {
+        Value::Dict(o) => {
+            let src = o.table.lock().clone();
+            if let Value::Dict(d) = target {
+                let mut t = d.table.lock();
+                for (h, k, v) in src.iter_hashed() {
+                    t.insert(h, k.clone(), v.clone());
+                }
+            }
+            Ok(())
+        }
+        _ => type_error(format!("'{}' object is not a mapping", other.type_name())),
+    }
+}
+
+/// `f(k=v, **m)`: add keyword arguments, refusing duplicates as Python does.
+fn dict_merge_kwargs(func: &Value, target: &Value, other: &Value) -> PResult<()> {
+    let Value::Dict(o) = other else {
+        return type_error(format!(
+            "{}() argument after ** must be a mapping, not {}",
+            call_name(func),
+            other.type_name()
+        ));
+    };
+    let src = o.table.lock().clone();
+    if let Value::Dict(d) = target {
+        let mut t = d.table.lock();
+        for (h, k, v) in src.iter_hashed() {
+            if !matches!(k, Value::Str(_)) {
+                return type_error("keywords must be strings");
+            }
+            if t.contains(h, k) {
+                return type_error(format!(
+                    "{}() got multiple values for keyword argument '{}'",
+                    call_name(func),
+                    ops::to_str(k)
+                ));
+            }
+            t.insert(h, k.clone(), v.clone());
+        }
+    }
+    Ok(())
 }
 
 fn set_from(items: Vec<Value>) -> PResult<SetTable> {
