@@ -896,26 +896,23 @@ pub fn contains(hay: &Value, needle: &Value) -> PResult<Option<bool>> {
             let h = hash_value(needle)?;
             s.table.lock().contains(h, needle)
         }
-        Value::Range(r) => match needle {
-            Value::Int(i) => {
-                let (start, stop, step) = (r.start, r.stop, r.step);
-                let inside = if step > 0 {
-                    *i >= start && *i < stop
-                } else {
-                    *i <= start && *i > stop
-                };
-                inside && (i - start) % step == 0
-            }
-            Value::Bool(b) => contains(hay, &Value::Int(*b as i64))?.unwrap_or(false),
-            Value::Float(f) => {
-                if f.fract() != 0.0 || !f.is_finite() {
-                    false
-                } else {
-                    contains(hay, &Value::Int(*f as i64))?.unwrap_or(false)
+        Value::Range(r) => {
+            let n: Option<i128> = match needle {
+                Value::Int(i) => Some(*i as i128),
+                Value::Bool(b) => Some(*b as i128),
+                Value::BigInt(b) => b.to_i128(),
+                Value::Float(f) if f.fract() == 0.0 && f.is_finite() && f.abs() < 1e38 => Some(*f as i128),
+                _ => None,
+            };
+            match n {
+                Some(i) => {
+                    let (start, stop, step) = (r.start, r.stop, r.step);
+                    let inside = if step > 0 { i >= start && i < stop } else { i <= start && i > stop };
+                    inside && (i - start) % step == 0
                 }
+                None => false,
             }
-            _ => false,
-        },
+        }
         _ => return Ok(None),
     }))
 }

@@ -127,17 +127,19 @@ pub struct SliceObj {
     pub step: Value,
 }
 
+/// `range(start, stop, step)`. Bounds are i128 so that ranges past the machine word
+/// (`range(10**20)`) work; iteration uses an i64 fast path when everything fits.
 #[derive(Clone, Copy)]
 pub struct RangeObj {
-    pub start: i64,
-    pub stop: i64,
-    pub step: i64,
+    pub start: i128,
+    pub stop: i128,
+    pub step: i128,
 }
 
 impl RangeObj {
-    pub fn len(&self) -> i64 {
-        let (lo, hi, step) = (self.start as i128, self.stop as i128, self.step as i128);
-        let n = if step > 0 {
+    pub fn len(&self) -> i128 {
+        let (lo, hi, step) = (self.start, self.stop, self.step);
+        if step > 0 {
             if lo < hi {
                 (hi - lo - 1) / step + 1
             } else {
@@ -147,11 +149,22 @@ impl RangeObj {
             (lo - hi - 1) / (-step) + 1
         } else {
             0
-        };
-        n as i64
+        }
     }
-    pub fn get(&self, i: i64) -> i64 {
+    pub fn get(&self, i: i128) -> i128 {
         self.start + i * self.step
+    }
+    /// The bounds as i64 when they all fit (the common case).
+    pub fn small(&self) -> Option<(i64, i64, i64)> {
+        Some((i64::try_from(self.start).ok()?, i64::try_from(self.stop).ok()?, i64::try_from(self.step).ok()?))
+    }
+}
+
+/// An int value from an i128 (machine word when it fits).
+pub fn int_from_i128(i: i128) -> Value {
+    match i64::try_from(i) {
+        Ok(x) => Value::Int(x),
+        Err(_) => Value::BigInt(Arc::new(num_bigint::BigInt::from(i))),
     }
 }
 
@@ -253,9 +266,9 @@ pub struct IterObj {
 
 pub enum IterState {
     Range {
-        cur: i64,
-        stop: i64,
-        step: i64,
+        cur: i128,
+        stop: i128,
+        step: i128,
     },
     /// Lists are iterated by index so that appends during iteration are seen, as in Python.
     List {

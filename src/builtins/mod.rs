@@ -201,7 +201,10 @@ pub fn len_of(v: &Value) -> PResult<usize> {
         Value::Tuple(t) => t.items.len(),
         Value::Dict(d) => d.table.lock().len(),
         Value::Set(s) => s.table.lock().len(),
-        Value::Range(r) => r.len() as usize,
+        Value::Range(r) => match usize::try_from(r.len()) {
+            Ok(n) if n <= i64::MAX as usize => n,
+            _ => return err(ExcKind::OverflowError, "Python int too large to convert to C ssize_t"),
+        },
         Value::Native(n) => match n.0.get_attr(v, "__len__") {
             Some(Value::Int(i)) => i as usize,
             _ => return type_error(format!("object of type '{}' has no len()", v.type_name())),
@@ -1102,13 +1105,14 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
         }
         TypeKind::Range => {
             args::no_kwargs("range", kw)?;
-            let idx = |v: &Value| {
-                ops::as_index(v, || {
-                    format!(
-                        "'{}' object cannot be interpreted as an integer",
-                        v.type_name()
-                    )
-                })
+            let idx = |v: &Value| -> PResult<i128> {
+                match v {
+                    Value::Int(i) => Ok(*i as i128),
+                    Value::Bool(b) => Ok(*b as i128),
+                    Value::BigInt(b) => num_traits::ToPrimitive::to_i128(&**b)
+                        .ok_or_else(|| ExcObj::new(ExcKind::OverflowError, "Python int too large to convert to C ssize_t")),
+                    _ => type_error(format!("'{}' object cannot be interpreted as an integer", v.type_name())),
+                }
             };
             let (start, stop, step) = match a.len() {
                 1 => (0, idx(&a[0])?, 1),

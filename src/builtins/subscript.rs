@@ -167,22 +167,26 @@ pub fn get_item(obj: &Value, idx: &Value) -> PResult<Value> {
             }
         }
         Value::Range(r) => {
+            let len = i64::try_from(r.len()).unwrap_or(i64::MAX);
             if let Value::Slice(s) = idx {
-                let (start, stop, step, _) = slice_indices(s, r.len())?;
-                let new_start = r.start + start * r.step;
-                let new_step = r.step * step;
-                let new_stop = r.start + stop * r.step;
+                let (start, stop, step, _) = slice_indices(s, len)?;
+                let (start, stop, step) = (start as i128, stop as i128, step as i128);
                 return Ok(Value::Range(std::sync::Arc::new(RangeObj {
-                    start: new_start,
-                    stop: new_stop,
-                    step: new_step,
+                    start: r.start + start * r.step,
+                    stop: r.start + stop * r.step,
+                    step: r.step * step,
                 })));
             }
-            let i = index_of(idx, "range", false)?;
-            match norm_index(i, r.len() as usize) {
-                Some(j) => Ok(Value::Int(r.get(j as i64))),
-                None => err(ExcKind::IndexError, "range object index out of range"),
+            let i: i128 = match idx {
+                Value::BigInt(b) => num_traits::ToPrimitive::to_i128(&**b).unwrap_or(i128::MAX),
+                other => index_of(other, "range", false)? as i128,
+            };
+            let n = r.len();
+            let j = if i < 0 { i + n } else { i };
+            if j < 0 || j >= n {
+                return err(ExcKind::IndexError, "range object index out of range");
             }
+            Ok(int_from_i128(r.get(j)))
         }
         Value::Type(t) => Ok(Value::Type(*t)),
         Value::Native(n) => match n.0.get_attr(obj, "__getitem__") {

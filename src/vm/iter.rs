@@ -34,10 +34,9 @@ impl LoopIter {
     /// `iter(v)` as the loop needs it.
     pub fn new(v: &Value) -> PResult<LoopIter> {
         Ok(match v {
-            Value::Range(r) => LoopIter::Range {
-                cur: r.start,
-                stop: r.stop,
-                step: r.step,
+            Value::Range(r) if r.small().is_some() => {
+                let (cur, stop, step) = r.small().unwrap();
+                LoopIter::Range { cur, stop, step }
             },
             Value::List(l) => LoopIter::List {
                 list: l.clone(),
@@ -144,7 +143,7 @@ impl Vm {
                     if (*step > 0 && *cur < *stop) || (*step < 0 && *cur > *stop) {
                         let v = *cur;
                         *cur += *step;
-                        Step::Ready(Some(Value::Int(v)))
+                        Step::Ready(Some(int_from_i128(v)))
                     } else {
                         Step::Ready(None)
                     }
@@ -281,7 +280,7 @@ impl Vm {
             Value::Str(s) => return Ok(s.s.chars().map(|c| Value::str(c.to_string())).collect()),
             Value::Range(r) => {
                 crate::ops::check_size(r.len().max(0) as u128)?;
-                return Ok((0..r.len()).map(|i| Value::Int(r.get(i))).collect());
+                return Ok((0..r.len()).map(|i| int_from_i128(r.get(i))).collect());
             }
             _ => {}
         }

@@ -1315,9 +1315,9 @@ impl Vm {
                 _ => {}
             },
             Value::Range(r) => match name {
-                "start" => return Ok(Value::Int(r.start)),
-                "stop" => return Ok(Value::Int(r.stop)),
-                "step" => return Ok(Value::Int(r.step)),
+                "start" => return Ok(int_from_i128(r.start)),
+                "stop" => return Ok(int_from_i128(r.stop)),
+                "step" => return Ok(int_from_i128(r.step)),
                 _ => {}
             },
             _ => {}
