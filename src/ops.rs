@@ -755,6 +755,9 @@ pub fn eq(a: &Value, b: &Value) -> bool {
         }
         (Value::Exc(x), Value::Exc(y)) => Arc::ptr_eq(x, y),
         (Value::Type(x), Value::Type(y)) => x == y,
+        (Value::Native(n), other) | (other, Value::Native(n)) if n.0.eq_value(other).is_some() => {
+            n.0.eq_value(other).unwrap_or(false)
+        }
         (Value::Slice(x), Value::Slice(y)) => {
             eq(&x.lower, &y.lower) && eq(&x.upper, &y.upper) && eq(&x.step, &y.step)
         }

@@ -412,6 +412,11 @@ pub trait NativeObj: Send + Sync {
     fn iterable(&self) -> bool {
         false
     }
+    /// Equality with another value, for objects that have one (dict views compare as sets).
+    fn eq_value(&self, other: &Value) -> Option<bool> {
+        let _ = other;
+        None
+    }
     /// For a container (e.g. a dict view): a new iterator over it. None: the object is its own
     /// iterator (`next` gives the items), as files are.
     fn iter_value(&self) -> Option<Value> {

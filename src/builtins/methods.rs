@@ -1376,6 +1376,36 @@ impl NativeObj for DictView {
             _ => None,
         }
     }
+    fn eq_value(&self, other: &Value) -> Option<bool> {
+        if self.kind == ViewKind::Values {
+            return None;
+        }
+        let other_items = match other {
+            Value::Set(s) => s.table.lock().keys(),
+            Value::Native(n) if n.0.type_name() == self.type_name() => match n.0.iter_value() {
+                Some(Value::Iter(it)) => match &*it.state.lock() {
+                    IterState::Keys { items, .. } => items.clone(),
+                    _ => return Some(false),
+                },
+                _ => return Some(false),
+            },
+            _ => return None,
+        };
+        let mine = self.items();
+        if mine.len() != other_items.len() {
+            return Some(false);
+        }
+        let mut t = SetTable::new();
+        for x in &mine {
+            match hash_value(x) {
+                Ok(h) => {
+                    t.add(h, x.clone());
+                }
+                Err(_) => return Some(false),
+            }
+        }
+        Some(other_items.iter().all(|x| hash_value(x).map(|h| t.contains(h, x)).unwrap_or(false)))
+    }
     fn iterable(&self) -> bool {
         true
     }

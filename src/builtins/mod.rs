@@ -268,10 +268,11 @@ fn min_max(vm: &mut Vm, a: &[Value], kw: Kw, name: &str, want_less: bool) -> PRe
             Some(f) => vm.call(f, vec![x.clone()])?,
             None => x.clone(),
         };
+        // CPython asks `item < best` for min and `item > best` for max.
         let better = if want_less {
-            ops::less_than(&xk, &best_key)?
+            ops::compare(ops::CmpKind::Lt, &xk, &best_key)?
         } else {
-            ops::less_than(&best_key, &xk)?
+            ops::compare(ops::CmpKind::Gt, &xk, &best_key)?
         };
         if better {
             best = x;
