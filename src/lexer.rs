@@ -83,6 +83,10 @@ pub enum Tok<'s> {
     StartModule,
     StartExpr,
     Str(Box<StrLit<'s>>),
+    /// A string literal whose contents are invalid (a bad escape, a malformed f-string).
+    /// CPython reports these from the parser, so a tokenizer error later in the file still
+    /// wins: the lexer goes on, and the parser rejects this token with its error.
+    BadStr(Box<SyntaxError>),
 
     #[token("\n")]
     Newline,
@@ -395,28 +399,37 @@ impl<'s> Cursor<'s> {
 
 /// Bookkeeping for the expression-depth bound of one bracket group (or of the statement).
 ///
-/// Any node on a root-to-leaf path of the tree owns at least one token at its own bracket
-/// level that deeper nodes of the path do not, and a path enters at most one nested group per
-/// level, so `tokens at this level + deepest nested group` bounds the depth. Commas (and `;`,
-/// `=`, `:` at statement level) separate sibling subtrees, so the count restarts there, except
-/// after a `lambda`, whose parameter list contains commas.
+/// Every inner node on a root-to-leaf path of the tree owns at least one operator, keyword or
+/// bracket token at its own bracket level that deeper nodes of the path do not, and a path
+/// enters at most one nested group per level and ends at one leaf, so `such tokens at this
+/// level + deepest nested group + 1` bounds the depth. Operands (names, literals) are leaves
+/// and are not counted. Commas (and `;`, `=`, `:` at statement level) separate sibling
+/// subtrees, so the count restarts there (at 1, for the collection node), except after a
+/// `lambda`, whose parameter list contains commas. A run of operands joined by `or`, `and` and
+/// comparison operators nests at most one node per operator class (`a or b and c < d`), so
+/// each class counts once per run. An f-string counts as an operand: the expressions inside
+/// it are bounded separately (`MAX_FSTRING_EXPR_DEPTH`).
 #[derive(Default, Clone)]
 struct Group {
     count: usize,
     child: usize,
     best: usize,
     lambda: bool,
+    /// The classes (bits) of the `and`/`or`/comparison operators seen in the current run of
+    /// operands and such operators.
+    flat: u8,
 }
 
 impl Group {
     fn bound(&self) -> usize {
-        self.best.max(self.count + self.child)
+        self.best.max(self.count + self.child + 1)
     }
     fn separate(&mut self) {
         if !self.lambda {
             self.best = self.bound();
-            self.count = 0;
+            self.count = 1;
             self.child = 0;
+            self.flat = 0;
         }
     }
 }
@@ -427,10 +440,14 @@ pub struct TokInfo {
     pub pos: Pos,
     /// Bracket depth after this token.
     pub depth: usize,
+    /// The innermost bracket open before this token, and what it holds.
+    pub enclosing: Option<(char, Role)>,
     /// The token can end an expression (a name, literal or closing bracket).
     pub ends_expr: bool,
     /// The token is a name.
     pub name: bool,
+    /// The token is a soft keyword (`_`, `match`, `case`).
+    pub soft_keyword: bool,
     /// The token is `.`.
     pub dot: bool,
     /// The token before this one was `.`.
@@ -448,7 +465,8 @@ pub struct LexInfo {
     /// The first keyword of the logical line that ended most recently (for "expected an
     /// indented block after ..."), as Python describes it, and its line.
     pub prev_head: Option<(&'static str, u32)>,
-    head: Option<(&'static str, u32)>,
+    /// The same for the current logical line.
+    pub head: Option<(&'static str, u32)>,
 }
 
 /// The layout lexer: an iterator of tokens for the parser (see the module docs).
@@ -457,11 +475,13 @@ pub struct Lexer<'s> {
     raw: logos::Lexer<'s, Tok<'s>>,
     cur: Cursor<'s>,
     /// Tokens ready for the parser, each with the bracket depth after it.
-    queue: VecDeque<(Spanned<'s>, usize)>,
+    queue: VecDeque<(Spanned<'s>, usize, Option<(char, Role)>)>,
     /// Indentation stack: (column with tabs to multiples of 8, column with tabs as 1).
     indents: Vec<(u32, u32)>,
     /// Open brackets: the character, its position, whether it opens a `def`'s parameters.
-    brackets: Vec<(u8, Pos, bool)>,
+    brackets: Vec<(u8, Pos, Role)>,
+    /// The last token processed can end an expression (so a `(` after it opens a call).
+    after_operand: bool,
     /// 1 after `def`, 2 after `def NAME` (to recognise the parameter list's bracket).
     def_state: u8,
     groups: Vec<Group>,
@@ -509,6 +529,7 @@ impl<'s> Lexer<'s> {
             indents: vec![(0, 0)],
             brackets: Vec::new(),
             def_state: 0,
+            after_operand: false,
             groups: vec![Group::default()],
             depth_limit,
             line_begin,
@@ -532,9 +553,9 @@ impl<'s> Lexer<'s> {
         self.failed
     }
 
-    /// The innermost open bracket, and whether it holds a `def`'s parameters.
-    pub fn innermost_bracket(&self) -> Option<(char, bool)> {
-        self.brackets.last().map(|&(b, _, def)| (b as char, def))
+    /// The innermost open bracket, and what it holds.
+    pub fn innermost_bracket(&self) -> Option<(char, Role)> {
+        self.brackets.last().map(|&(b, _, role)| (b as char, role))
     }
 
     fn fail(&mut self, err: SyntaxError) -> Option<Result<Spanned<'s>, SyntaxError>> {
@@ -545,21 +566,8 @@ impl<'s> Lexer<'s> {
     }
 
     /// Records a token handed to the parser.
-    fn note(&mut self, tok: &Tok<'s>, pos: Pos, depth: usize) {
-        let ends_expr = matches!(
-            tok,
-            Tok::Name(_)
-                | Tok::Int(_)
-                | Tok::Float(_)
-                | Tok::Str(_)
-                | Tok::True
-                | Tok::False
-                | Tok::None
-                | Tok::Ellipsis
-                | Tok::RParen
-                | Tok::RBracket
-                | Tok::RBrace
-        );
+    fn note(&mut self, tok: &Tok<'s>, pos: Pos, depth: usize, enclosing: Option<(char, Role)>) {
+        let ends_expr = ends_expr(tok);
         let legacy = match tok {
             Tok::Name("print") => Some("print"),
             Tok::Name("exec") => Some("exec"),
@@ -567,13 +575,16 @@ impl<'s> Lexer<'s> {
         };
         self.info.prev = self.info.last;
         let name = matches!(tok, Tok::Name(_));
+        let soft_keyword = matches!(tok, Tok::Name("_" | "match" | "case"));
         let dot = matches!(tok, Tok::Dot);
         let after_dot = self.info.last.dot;
         self.info.last = TokInfo {
             pos,
             depth,
+            enclosing,
             ends_expr,
             name,
+            soft_keyword,
             dot,
             after_dot,
             legacy,
@@ -599,12 +610,12 @@ impl<'s> Lexer<'s> {
             return None;
         }
         if !self.at_line_start {
-            self.queue.push_back(((eof, Tok::Newline, eof), 0));
+            self.queue.push_back(((eof, Tok::Newline, eof), 0, None));
             self.at_line_start = true;
         }
         while self.indents.len() > 1 {
             self.indents.pop();
-            self.queue.push_back(((eof, Tok::Dedent, eof), 0));
+            self.queue.push_back(((eof, Tok::Dedent, eof), 0, None));
         }
         None
     }
@@ -653,11 +664,13 @@ impl<'s> Lexer<'s> {
                 return Err(e);
             }
             self.indents.push((col, alt));
-            self.queue.push_back(((line_pos, Tok::Indent, tok_pos), 0));
+            self.queue
+                .push_back(((line_pos, Tok::Indent, tok_pos), 0, None));
         } else {
             while self.indents.len() > 1 && col < self.indents.last().map_or(0, |t| t.0) {
                 self.indents.pop();
-                self.queue.push_back(((tok_pos, Tok::Dedent, tok_pos), 0));
+                self.queue
+                    .push_back(((tok_pos, Tok::Dedent, tok_pos), 0, None));
             }
             let &(top, top_alt) = self.indents.last().unwrap_or(&(0, 0));
             if col != top {
@@ -701,14 +714,16 @@ impl<'s> Lexer<'s> {
         let keyword_follows = ["and", "else", "for", "if", "in", "is", "not", "or"]
             .iter()
             .any(|k| rest.starts_with(k));
-        if keyword_follows {
+        // `0o`, `0x`, `0b` always start a prefixed literal (`0or` is a bad octal literal).
+        let prefix = text == "0" && matches!(c, 'x' | 'X' | 'o' | 'O' | 'b' | 'B');
+        if keyword_follows && !prefix {
             return Ok(());
         }
         let kind = match text.as_bytes().get(1) {
             Some(b'x' | b'X') => "hexadecimal",
             Some(b'o' | b'O') => "octal",
             Some(b'b' | b'B') => "binary",
-            _ if text == "0" && matches!(c, 'x' | 'X' | 'o' | 'O' | 'b' | 'B') => {
+            _ if prefix => {
                 let (kind, ok): (&str, fn(char) -> bool) = match c {
                     'x' | 'X' => ("hexadecimal", |d| d.is_ascii_hexdigit()),
                     'o' | 'O' => ("octal", |d| ('0'..='7').contains(&d)),
@@ -749,7 +764,38 @@ impl<'s> Lexer<'s> {
         let Some(g) = self.groups.last_mut() else {
             return Ok(());
         };
-        g.count += 1;
+        let class = match tok {
+            Tok::And => 1,
+            Tok::Or => 2,
+            Tok::EqEq
+            | Tok::NotEq
+            | Tok::Less
+            | Tok::LessEq
+            | Tok::Greater
+            | Tok::GreaterEq
+            | Tok::In
+            | Tok::Is => 4,
+            _ => 0,
+        };
+        let operand = matches!(
+            tok,
+            Tok::Name(_)
+                | Tok::Int(_)
+                | Tok::Float(_)
+                | Tok::Str(_)
+                | Tok::True
+                | Tok::False
+                | Tok::None
+                | Tok::Ellipsis
+        );
+        if !(operand || g.flat & class != 0) {
+            g.count += 1;
+        }
+        if class != 0 {
+            g.flat |= class;
+        } else if !operand {
+            g.flat = 0;
+        }
         match tok {
             Tok::Lambda => g.lambda = true,
             Tok::Comma => g.separate(),
@@ -765,6 +811,7 @@ impl<'s> Lexer<'s> {
     /// Processes one raw token (not a newline or comment): layout, brackets, literals.
     fn token(&mut self, tok: Tok<'s>, start: usize, end: usize) -> Result<(), SyntaxError> {
         self.pending_continuation = None;
+        let enclosing = self.innermost_bracket();
         let first_of_line = self.at_line_start;
         if self.at_line_start {
             self.at_line_start = false;
@@ -799,23 +846,30 @@ impl<'s> Lexer<'s> {
                 self.check_number_end(start, end)?;
                 tok
             }
-            Tok::RawStr(text) => {
-                let lit = decode_string(text, pos).map_err(|(off, msg)| {
+            Tok::RawStr(text) => match decode_string(text, pos) {
+                Ok(lit) => Tok::Str(Box::new(lit)),
+                Err((off, msg)) => {
                     let mut c = Cursor::new(text, pos);
-                    SyntaxError::new(msg, c.pos_at(off))
-                })?;
-                Tok::Str(Box::new(lit))
-            }
+                    Tok::BadStr(Box::new(SyntaxError::new(msg, c.pos_at(off))))
+                }
+            },
             Tok::LParen | Tok::LBracket | Tok::LBrace => {
                 self.bound_token(&tok, start)?;
                 if self.brackets.len() >= MAX_BRACKET_DEPTH {
                     return Err(SyntaxError::new("too many nested parentheses", pos));
                 }
                 let b = self.src.as_bytes()[start];
-                self.brackets.push((b, pos, self.def_state == 2));
+                let role = if self.def_state == 2 {
+                    Role::DefParams
+                } else if b == b'(' && self.after_operand {
+                    Role::Call
+                } else {
+                    Role::Plain
+                };
+                self.brackets.push((b, pos, role));
                 self.def_state = 0;
                 self.groups.push(Group::default());
-                return self.push(tok, end, pos, first_of_line);
+                return self.push(tok, end, pos, first_of_line, enclosing);
             }
             Tok::RParen | Tok::RBracket | Tok::RBrace => {
                 let close = self.src.as_bytes()[start] as char;
@@ -838,10 +892,21 @@ impl<'s> Lexer<'s> {
                 }
                 tok
             }
+            Tok::Assign | Tok::Comma | Tok::For => {
+                if let Some(b) = self.brackets.last_mut() {
+                    b.2 = match (&tok, b.2) {
+                        (Tok::Assign, Role::DefParams) => Role::DefDefault,
+                        (Tok::Comma, Role::DefDefault) => Role::DefParams,
+                        (Tok::For, Role::Plain | Role::Call) => Role::Comprehension,
+                        (_, role) => role,
+                    };
+                }
+                tok
+            }
             _ => tok,
         };
         self.bound_token(&tok, start)?;
-        self.push(tok, end, pos, first_of_line)
+        self.push(tok, end, pos, first_of_line, enclosing)
     }
 
     /// Queues a processed token for the parser.
@@ -851,13 +916,15 @@ impl<'s> Lexer<'s> {
         end: usize,
         pos: Pos,
         first_of_line: bool,
+        enclosing: Option<(char, Role)>,
     ) -> Result<(), SyntaxError> {
         if first_of_line {
             self.info.head = Some((head_description(&tok), pos.line));
         }
+        self.after_operand = ends_expr(&tok);
         let end_pos = self.cur.pos_at(end);
         self.queue
-            .push_back(((pos, tok, end_pos), self.brackets.len()));
+            .push_back(((pos, tok, end_pos), self.brackets.len(), enclosing));
         Ok(())
     }
 }
@@ -867,8 +934,8 @@ impl<'s> Iterator for Lexer<'s> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some((item, depth)) = self.queue.pop_front() {
-                self.note(&item.1, item.0, depth);
+            if let Some((item, depth, enclosing)) = self.queue.pop_front() {
+                self.note(&item.1, item.0, depth, enclosing);
                 return Some(Ok(item));
             }
             if self.finished {
@@ -885,6 +952,13 @@ impl<'s> Iterator for Lexer<'s> {
             let tok = match raw {
                 Ok(tok) => tok,
                 Err(err) => {
+                    // Bad indentation is found before anything on the line.
+                    if self.at_line_start {
+                        self.at_line_start = false;
+                        if let Err(e) = self.indentation(span.start) {
+                            return self.fail(e);
+                        }
+                    }
                     let e = self.raw_error(err, span.start);
                     return self.fail(e);
                 }
@@ -902,7 +976,7 @@ impl<'s> Iterator for Lexer<'s> {
                     self.pending_continuation = None;
                     if !(self.at_line_start || self.expr_mode || !self.brackets.is_empty()) {
                         let pos = self.cur.pos_at(span.start);
-                        self.queue.push_back(((pos, Tok::Newline, pos), 0));
+                        self.queue.push_back(((pos, Tok::Newline, pos), 0, None));
                         self.at_line_start = true;
                         self.info.prev_head = self.info.head.take();
                         self.groups = vec![Group::default()];
@@ -947,6 +1021,38 @@ impl<'s> Lexer<'s> {
             }
         }
     }
+}
+
+/// What a bracket holds, as far as the parser's error messages care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Plain,
+    /// The arguments of a call.
+    Call,
+    /// A `def`'s parameter list, at a parameter's name or annotation...
+    DefParams,
+    /// ... or at its default value.
+    DefDefault,
+    /// A comprehension or generator expression (after its `for`).
+    Comprehension,
+}
+
+/// Whether a token can end an expression (a name, a literal or a closing bracket).
+fn ends_expr(tok: &Tok) -> bool {
+    matches!(
+        tok,
+        Tok::Name(_)
+            | Tok::Int(_)
+            | Tok::Float(_)
+            | Tok::Str(_)
+            | Tok::True
+            | Tok::False
+            | Tok::None
+            | Tok::Ellipsis
+            | Tok::RParen
+            | Tok::RBracket
+            | Tok::RBrace
+    )
 }
 
 /// Python's message for a character that cannot appear outside strings and comments.
@@ -1400,4 +1506,399 @@ fn fstring_parts<'s>(
         return Err((*i, "f-string: expecting '}'".into()));
     }
     Ok(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The token stream as a compact string: layout tokens by name, others by their text.
+    fn toks(src: &str) -> String {
+        let mut out = Vec::new();
+        for item in Lexer::new(src) {
+            match item {
+                Ok((_, tok, _)) => out.push(match tok {
+                    Tok::Indent => "INDENT".to_string(),
+                    Tok::Dedent => "DEDENT".to_string(),
+                    Tok::Newline => "NL".to_string(),
+                    Tok::Name(n) => n.to_string(),
+                    Tok::Int(IntLit::Small(v)) => v.to_string(),
+                    Tok::Int(IntLit::Big(v)) => format!("big:{v}"),
+                    Tok::Float(f) => format!("{f:?}"),
+                    Tok::Str(s) => match *s {
+                        StrLit::Plain(s) => format!("{s:?}"),
+                        StrLit::F(parts) => format!("f{parts:?}"),
+                    },
+                    other => format!("{other:?}"),
+                }),
+                Err(e) => out.push(format!(
+                    "ERR({}: {} @{}:{})",
+                    e.kind, e.msg, e.pos.line, e.pos.col
+                )),
+            }
+        }
+        out.join(" ")
+    }
+
+    /// The first error: a lexer error, or the error carried by a bad string literal.
+    fn err(src: &str) -> SyntaxError {
+        let first = Lexer::new(src).find_map(|t| match t {
+            Err(e) => Some(e),
+            Ok((_, Tok::BadStr(e), _)) => Some(*e),
+            Ok(_) => None,
+        });
+        match first {
+            Some(e) => e,
+            None => panic!("no error for {src:?}"),
+        }
+    }
+
+    #[test]
+    fn indentation() {
+        assert_eq!(
+            toks("if x:\n    y\nz\n"),
+            "If x Colon NL INDENT y NL DEDENT z NL"
+        );
+        assert_eq!(
+            toks("if a:\n  if b:\n    c\n  d\ne"),
+            "If a Colon NL INDENT If b Colon NL INDENT c NL DEDENT d NL DEDENT e NL"
+        );
+        // Dedent of several levels at once, and at the end of the input.
+        assert_eq!(
+            toks("if a:\n if b:\n  c\nd\n"),
+            "If a Colon NL INDENT If b Colon NL INDENT c NL DEDENT DEDENT d NL"
+        );
+        assert_eq!(toks("if a:\n  b"), "If a Colon NL INDENT b NL DEDENT");
+        // Blank lines, comment-only lines (at any indentation) and trailing comments.
+        assert_eq!(toks("a\n\n   \n  # c\n\t\nb  # c\n"), "a NL b NL");
+        assert_eq!(
+            toks("if a:\n\n    # c\n  # d\n    b\n"),
+            "If a Colon NL INDENT b NL DEDENT"
+        );
+        // Newlines inside brackets and after a backslash are not tokens; nor is indentation.
+        assert_eq!(
+            toks("x = (1,\n  2,\n      3)\n"),
+            "x Assign LParen 1 Comma 2 Comma 3 RParen NL"
+        );
+        assert_eq!(
+            toks("x = [\n]\ny = {\n}\n"),
+            "x Assign LBracket RBracket NL y Assign LBrace RBrace NL"
+        );
+        assert_eq!(toks("x = 1 + \\\n      2\n"), "x Assign 1 Plus 2 NL");
+        // Tabs count to the next multiple of 8, consistently.
+        assert_eq!(
+            toks("if a:\n\tb\n\tc\n"),
+            "If a Colon NL INDENT b NL c NL DEDENT"
+        );
+        assert_eq!(toks(""), "");
+        assert_eq!(toks("\n\n# only a comment"), "");
+        assert_eq!(toks("\u{feff}x\n"), "x NL");
+    }
+
+    #[test]
+    fn indentation_errors() {
+        let e = err("if a:\n    b\n  c\n");
+        assert_eq!(
+            (e.kind, e.msg.as_str()),
+            (
+                "IndentationError",
+                "unindent does not match any outer indentation level"
+            )
+        );
+        assert_eq!((e.pos.line, e.pos.col), (3, 4));
+        let e = err("if a:\n\tb\n        c\n");
+        assert_eq!(
+            (e.kind, e.msg.as_str()),
+            (
+                "TabError",
+                "inconsistent use of tabs and spaces in indentation"
+            )
+        );
+        assert_eq!(e.pos.line, 3);
+        let deep: String = (0..101)
+            .map(|i| format!("{}if x:\n", " ".repeat(i)))
+            .collect::<String>()
+            + &" ".repeat(101)
+            + "y\n";
+        let e = err(&deep);
+        assert_eq!(
+            (e.kind, e.msg.as_str()),
+            ("IndentationError", "too many levels of indentation")
+        );
+    }
+
+    #[test]
+    fn brackets() {
+        assert_eq!(err("x = (1,\n2\n").msg, "'(' was never closed");
+        assert!(err("x = (1,\n2\n").at_eof);
+        assert_eq!((err("x = [\n").pos.line, err("x = [\n").pos.col), (1, 5));
+        assert_eq!(err("x = 1)\n").msg, "unmatched ')'");
+        assert_eq!(
+            err("x = [1)\n").msg,
+            "closing parenthesis ')' does not match opening parenthesis '['"
+        );
+        assert_eq!(
+            err("x = [1\n)\n").msg,
+            "closing parenthesis ')' does not match opening parenthesis '[' on line 1"
+        );
+        let ok = "(".repeat(200) + &")".repeat(200);
+        assert!(!toks(&ok).contains("ERR"));
+        let deep = "(".repeat(10_000);
+        assert_eq!(err(&deep).msg, "too many nested parentheses");
+    }
+
+    #[test]
+    fn continuation_errors() {
+        let e = err("x = \\");
+        assert_eq!(
+            (e.msg.as_str(), e.at_eof),
+            ("unexpected EOF while parsing", true)
+        );
+        let e = err("x = \\\n");
+        assert_eq!(
+            (e.msg.as_str(), e.at_eof),
+            ("unexpected EOF while parsing", true)
+        );
+        let e = err("x = 1 \\ 2\n");
+        assert_eq!(
+            e.msg,
+            "unexpected character after line continuation character"
+        );
+        assert_eq!((e.pos.line, e.pos.col), (1, 8));
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(
+            toks("0 7 1_000_000 0x1f 0X_FF 0o17 0O7 0b101 0B1_0"),
+            "0 7 1000000 31 255 15 7 5 2 NL"
+        );
+        assert_eq!(toks("9223372036854775807"), "9223372036854775807 NL");
+        assert_eq!(toks("9223372036854775808"), "big:9223372036854775808 NL");
+        assert_eq!(
+            toks("0x1_0000_0000_0000_0000"),
+            "big:18446744073709551616 NL"
+        );
+        assert_eq!(toks("00 0_0"), "0 0 NL");
+        assert_eq!(toks("1if x else 2"), "1 If x Else 2 NL");
+    }
+
+    #[test]
+    fn integer_errors() {
+        for (src, msg) in [
+            ("0123", "leading zeros in decimal integer literals are not permitted; use an 0o prefix for octal integers"),
+            ("1_", "invalid decimal literal"),
+            ("1__0", "invalid decimal literal"),
+            ("1abc", "invalid decimal literal"),
+            ("1e", "invalid decimal literal"),
+            ("0x", "invalid hexadecimal literal"),
+            ("0xg", "invalid hexadecimal literal"),
+            ("0b12", "invalid digit '2' in binary literal"),
+            ("0b2", "invalid digit '2' in binary literal"),
+            ("0o8", "invalid digit '8' in octal literal"),
+            ("1j", "complex numbers are not supported in Toy"),
+        ] {
+            assert_eq!(err(src).msg, msg, "{src}");
+        }
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(
+            toks("1.5 .5 5. 1e-3 1E+5 1_0.5 1_000.000_1e1_0 1e400 0.0"),
+            "1.5 0.5 5.0 0.001 100000.0 10.5 10000001000000.0 inf 0.0 NL"
+        );
+        assert_eq!(toks("x.y 1 .real"), "x Dot y 1 Dot real NL");
+    }
+
+    #[test]
+    fn strings() {
+        assert_eq!(
+            toks(r#"'a' "b" '''c''' """d""" '' "" ''''''"#),
+            r#""a" "b" "c" "d" "" "" "" NL"#
+        );
+        assert_eq!(toks("'''a'b''c\nd'''"), r#""a'b''c\nd" NL"#);
+        assert_eq!(
+            toks(r"r'\n\'' R'\d' u'x' U'y'"),
+            r#""\\n\\'" "\\d" "x" "y" NL"#
+        );
+        assert_eq!(
+            toks(r#"'\n\t\r\\\'\"\0\a\b\f\v\x41\u00e9\U0001F600\101\7\777'"#),
+            format!("{:?} NL", "\n\t\r\\'\"\0\x07\x08\x0c\x0bAé😀A\x07\u{1ff}")
+        );
+        // Unknown escapes keep the backslash; backslash-newline disappears outside raw strings.
+        assert_eq!(toks(r"'\d\q'"), r#""\\d\\q" NL"#);
+        assert_eq!(toks("'a\\\nb' r'a\\\nb'"), r#""ab" "a\\\nb" NL"#);
+        assert_eq!(toks(r"'\N{BULLET}'"), r#""•" NL"#);
+        assert_eq!(toks("'é变'"), r#""é变" NL"#);
+        assert_eq!(toks("'''a\r\nb'''"), r#""a\r\nb" NL"#);
+    }
+
+    #[test]
+    fn string_errors() {
+        let e = err("x = 'abc\n");
+        assert_eq!(e.msg, "unterminated string literal (detected at line 1)");
+        assert_eq!((e.pos.line, e.pos.col, e.at_eof), (1, 5, false));
+        let e = err("x = f'abc");
+        assert_eq!(
+            (e.msg.as_str(), e.pos.col),
+            ("unterminated string literal (detected at line 1)", 5)
+        );
+        let e = err("x = 'a\\\nbc\n");
+        assert_eq!(e.msg, "unterminated string literal (detected at line 2)");
+        let e = err("x = '''abc\n\nxx");
+        assert_eq!(
+            e.msg,
+            "unterminated triple-quoted string literal (detected at line 3)"
+        );
+        assert!(e.at_eof);
+        let e = err("def f():\n  '''doc\n");
+        assert_eq!(
+            e.msg,
+            "unterminated triple-quoted string literal (detected at line 2)"
+        );
+        assert_eq!((e.pos.line, e.pos.col), (2, 3));
+        assert_eq!(
+            err(r"'ab\xg'").msg,
+            r"(unicode error) 'unicodeescape' codec can't decode bytes in position 2-3: truncated \xXX escape"
+        );
+        assert!(err(r"'\u12'").msg.ends_with(r"truncated \uXXXX escape"));
+        assert!(err(r"'\U0011ffff'")
+            .msg
+            .ends_with("illegal Unicode character"));
+        assert!(err(r"'\N{NO SUCH NAME}'")
+            .msg
+            .ends_with("unknown Unicode character name"));
+        assert_eq!(err("b'x'").msg, "bytes literals are not supported in Toy");
+    }
+
+    #[test]
+    fn fstring_structure() {
+        fn parts(src: &str) -> Vec<RawFPart<'_>> {
+            match Lexer::new(src).next() {
+                Some(Ok((_, Tok::Str(s), _))) => match *s {
+                    StrLit::F(p) => p,
+                    StrLit::Plain(_) => panic!("not an f-string"),
+                },
+                other => panic!("{other:?}"),
+            }
+        }
+        let p = parts("f'a{x}b{{c}}'");
+        assert!(
+            matches!(&p[..], [RawFPart::Lit(a), RawFPart::Field { expr: "x", .. }, RawFPart::Lit(b)] if a == "a" && b == "b{c}")
+        );
+        let p = parts("f'{x!r:>{w}.3f}'");
+        let [RawFPart::Field {
+            expr: "x",
+            conversion: Some('r'),
+            spec: Some(spec),
+            ..
+        }] = &p[..]
+        else {
+            panic!("{p:?}")
+        };
+        assert!(
+            matches!(&spec[..], [RawFPart::Lit(a), RawFPart::Field { expr: "w", .. }, RawFPart::Lit(b)] if a == ">" && b == ".3f")
+        );
+        let p = parts("f'{x = }'");
+        assert!(
+            matches!(&p[..], [RawFPart::Lit(a), RawFPart::Field { expr: "x ", conversion: Some('r'), spec: None, .. }] if a == "x = ")
+        );
+        let p = parts("f'{a != b}{c[\"k\"]}{ {1: 2}[1] }'");
+        assert!(matches!(
+            &p[..],
+            [
+                RawFPart::Field { expr: "a != b", .. },
+                RawFPart::Field {
+                    expr: "c[\"k\"]",
+                    ..
+                },
+                RawFPart::Field {
+                    expr: " {1: 2}[1] ",
+                    ..
+                }
+            ]
+        ));
+        // Field positions point into the source, also on later lines.
+        let p = parts("f'''\n  {x}'''");
+        let [RawFPart::Lit(_), RawFPart::Field { pos, .. }] = &p[..] else {
+            panic!("{p:?}")
+        };
+        assert_eq!((pos.line, pos.col), (2, 4));
+        let p = parts(r"rf'\d{x}\n'");
+        assert!(
+            matches!(&p[..], [RawFPart::Lit(a), RawFPart::Field { .. }, RawFPart::Lit(b)] if a == "\\d" && b == "\\n")
+        );
+    }
+
+    #[test]
+    fn fstring_errors() {
+        for (src, msg) in [
+            ("f'{}'", "f-string: empty expression not allowed"),
+            (
+                "f'{x!z}'",
+                "f-string: invalid conversion character: expected 's', 'r', or 'a'",
+            ),
+            ("f'{x'", "f-string: expecting '}'"),
+            ("f'}'", "f-string: single '}' is not allowed"),
+            ("f'{x:{y:{z}}}'", "f-string: expressions nested too deeply"),
+            ("f'{a#b}'", "f-string expression part cannot include '#'"),
+            (
+                r"f'{a\n}'",
+                "f-string expression part cannot include a backslash",
+            ),
+            ("f'{a)}'", "f-string: unmatched ')'"),
+            (
+                "f'{(a]}'",
+                "f-string: closing parenthesis ']' does not match opening parenthesis '('",
+            ),
+        ] {
+            assert_eq!(err(src).msg, msg, "{src}");
+        }
+    }
+
+    #[test]
+    fn invalid_characters() {
+        assert_eq!(err("x = $\n").msg, "invalid syntax");
+        assert_eq!(err("x = a ? b\n").msg, "invalid syntax");
+        assert_eq!(err("x = €\n").msg, "invalid character '€' (U+20AC)");
+        assert_eq!(
+            err("x = \u{a0}1\n").msg,
+            "invalid non-printable character U+00A0"
+        );
+        assert_eq!(
+            err("x = \u{1}\n").msg,
+            "invalid non-printable character U+0001"
+        );
+        assert_eq!(toks("été = 变量"), "été Assign 变量 NL");
+    }
+
+    #[test]
+    fn positions() {
+        let v: Vec<_> = Lexer::new("ab = 'é'\n  \n\tcd\n")
+            .filter_map(|t| t.ok())
+            .map(|(l, _, r)| (l.line, l.col, r.line, r.col))
+            .collect();
+        assert_eq!(v[0], (1, 1, 1, 3));
+        assert_eq!(v[2], (1, 6, 1, 9));
+        // `cd` is on line 3, column 2 (a tab is one column), after an INDENT.
+        assert!(v.contains(&(3, 2, 3, 4)));
+    }
+
+    #[test]
+    fn expression_depth_bound() {
+        assert!(toks(&format!("x = {}1", "-".repeat(MAX_EXPR_DEPTH - 2))).ends_with("1 NL"));
+        assert_eq!(
+            err(&format!("x = {}1", "-".repeat(100_000))).msg,
+            "too many nested expressions"
+        );
+        assert_eq!(
+            err(&format!("x = {}1", "1 + ".repeat(MAX_EXPR_DEPTH))).msg,
+            "too many nested expressions"
+        );
+        // Flat chains and long displays are not deep.
+        assert!(!toks(&format!("x = {}1", "a and b or c < ".repeat(20_000))).contains("ERR"));
+        assert!(!toks(&format!("x = [{}]", "1, ".repeat(50_000))).contains("ERR"));
+        assert!(!toks(&format!("x = {}", "'a' ".repeat(50_000))).contains("ERR"));
+    }
 }

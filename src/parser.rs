@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use lalrpop_util::{lalrpop_mod, ParseError};
 
 use crate::ast::*;
-use crate::lexer::{Lexer, RawFPart, StrLit, Tok};
+use crate::lexer::{LexInfo, Lexer, RawFPart, Role, Spanned, StrLit, Tok};
 
 lalrpop_mod!(
     #[allow(clippy::all, unused_parens, unused_imports, dead_code)]
@@ -80,6 +80,13 @@ fn parse_fstring_expr(text: &str, pos: Pos) -> Result<Expr, SyntaxError> {
             SyntaxError::new("invalid syntax", location)
         }
         Err(ParseError::UnrecognizedToken {
+            token: (_, Tok::BadStr(e), _),
+            ..
+        })
+        | Err(ParseError::ExtraToken {
+            token: (_, Tok::BadStr(e), _),
+        }) => *e,
+        Err(ParseError::UnrecognizedToken {
             token: (l, tok, _), ..
         })
         | Err(ParseError::ExtraToken { token: (l, tok, _) }) => generic_error(&tok, l, &lexer),
@@ -98,6 +105,11 @@ fn parse_fstring_expr(text: &str, pos: Pos) -> Result<Expr, SyntaxError> {
 /// Turns a failed module parse into CPython's error.
 fn module_error(err: ParseError<Pos, Tok, SyntaxError>, lexer: &mut Lexer) -> SyntaxError {
     let info = lexer.info.clone();
+    // An expression right after another one: CPython's second pass then parses the second
+    // expression, possibly up to the end of the input.
+    let mut juxtaposed = None;
+    // The token after the error token, when a guess needed to look at it.
+    let mut peeked = None;
     let error = match err {
         // Errors of the tokenizer itself are final.
         ParseError::User { error } if lexer.failed() => return error,
@@ -115,21 +127,41 @@ fn module_error(err: ParseError<Pos, Tok, SyntaxError>, lexer: &mut Lexer) -> Sy
             e.at_eof = true;
             return e;
         }
+        ParseError::ExtraToken {
+            token: (_, Tok::BadStr(e), _),
+        } => *e,
         ParseError::ExtraToken { token: (l, tok, _) } => generic_error(&tok, l, lexer),
         ParseError::UnrecognizedToken {
             token: (l, tok, r),
             expected,
         } => {
+            if starts_expr(&tok) && info.prev.ends_expr {
+                juxtaposed = Some(l);
+            }
             let has = |s: &str| expected.iter().any(|e| e == s);
+            // A NEWLINE token ends the line whose head we want.
+            let line_head = if matches!(tok, Tok::Newline) {
+                info.prev_head
+            } else {
+                info.head
+            };
+            let head = line_head.map(|(what, _)| what);
+            let compound = head.is_some_and(|h| h != "statement") && info.last.depth == 0;
+            let forced_colon = matches!(
+                head,
+                Some(
+                    "function definition"
+                        | "class definition"
+                        | "'try' statement"
+                        | "'else' statement"
+                        | "'finally' statement"
+                )
+            );
             match tok {
+                Tok::BadStr(e) => *e,
                 Tok::Indent => {
-                    let mut e = SyntaxError::new(
-                        "unexpected indent",
-                        Pos {
-                            line: r.line,
-                            col: r.col.saturating_sub(1).max(1),
-                        },
-                    );
+                    let col = r.col.saturating_sub(1).max(1);
+                    let mut e = SyntaxError::new("unexpected indent", Pos { line: r.line, col });
                     e.kind = "IndentationError";
                     return e;
                 }
@@ -138,7 +170,7 @@ fn module_error(err: ParseError<Pos, Tok, SyntaxError>, lexer: &mut Lexer) -> Sy
                     e.kind = "IndentationError";
                     return e;
                 }
-                _ if has("Indent") => return expected_block(l, &info),
+                _ if has("Indent") => expected_block(l, &info),
                 Tok::Walrus => {
                     SyntaxError::new("assignment expressions (':=') are not supported in Toy", l)
                 }
@@ -148,10 +180,17 @@ fn module_error(err: ParseError<Pos, Tok, SyntaxError>, lexer: &mut Lexer) -> Sy
                 {
                     SyntaxError::new("':' expected after dictionary key", info.prev.pos)
                 }
-                Tok::Assign if !has("\"=\"") => assign_in_expression(lexer),
+                Tok::Assign if !has("\"=\"") => {
+                    let next = lexer.next();
+                    let e = assign_in_expression(lexer, &info, next.as_ref());
+                    peeked = next;
+                    e
+                }
                 _ if has("\":\"")
+                    && compound
                     && (matches!(tok, Tok::Newline)
-                        || expected.iter().all(|e| e == "\":\"" || e == "\"->\"")) =>
+                        || forced_colon
+                            && expected.iter().all(|e| e == "\":\"" || e == "\"->\"")) =>
                 {
                     SyntaxError::new("expected ':'", l)
                 }
@@ -161,56 +200,107 @@ fn module_error(err: ParseError<Pos, Tok, SyntaxError>, lexer: &mut Lexer) -> Sy
                 _ if has("\"except\"") && has("\"finally\"") && !has("\"pass\"") => {
                     SyntaxError::new("expected 'except' or 'finally' block", l)
                 }
-
                 _ => generic_error(&tok, l, lexer),
             }
         }
     };
     // CPython tokenizes the rest of the input after a parser error; a tokenizer error found
-    // there is reported instead (an unclosed bracket only if it opened before the error).
-    for item in lexer.by_ref() {
-        if let Err(e) = item {
-            let unclosed = e.msg.ends_with("was never closed");
-            if !unclosed
-                || error.pos.line > e.pos.line
-                || error.msg.starts_with("invalid syntax") && error.pos.line >= e.pos.line
-            {
-                return e;
+    // there is reported instead. An unclosed bracket is reported only if it opened on an
+    // earlier line, or if CPython's second pass, parsing the expression at the error, would
+    // have run into the end of the input. Bad indentation and continuation lines stop that
+    // scan without replacing the error.
+    let generic = error.msg.starts_with("invalid syntax") || error.kind == "IndentationError";
+    // Whether the expression starting at the error token (CPython's second pass parses it)
+    // has visibly ended before the end of the input.
+    let (mut depth, mut ended) = (0usize, false);
+    // When the error token is an opening bracket: its contents start like an expression.
+    let mut bracket_content_starts = None;
+    for item in peeked.into_iter().chain(lexer.by_ref()) {
+        let e = match item {
+            Ok((_, tok, _)) => {
+                bracket_content_starts
+                    .get_or_insert(starts_expr(&tok) || matches!(tok, Tok::Star | Tok::DoubleStar));
+                match tok {
+                    Tok::LParen | Tok::LBracket | Tok::LBrace => depth += 1,
+                    Tok::RParen | Tok::RBracket | Tok::RBrace if depth == 0 => ended = true,
+                    Tok::RParen | Tok::RBracket | Tok::RBrace => depth -= 1,
+                    _ if depth == 0 && !continues_expr(&tok) => ended = true,
+                    _ => {}
+                }
+                continue;
             }
-            break;
+            Err(e) => e,
+        };
+        let quiet = e.kind != "SyntaxError"
+            || e.msg == "invalid syntax"
+            || e.msg.starts_with("unexpected EOF")
+            || e.msg
+                .starts_with("unexpected character after line continuation");
+        let unclosed = e.msg.ends_with("was never closed");
+        let runs_to_end = juxtaposed.is_some_and(|at| {
+            generic
+                && if at == e.pos {
+                    bracket_content_starts.unwrap_or(true)
+                } else {
+                    !ended
+                }
+        });
+        if !quiet && (!unclosed || info.last.pos.line > e.pos.line || runs_to_end) {
+            return e;
         }
+        break;
     }
     error
 }
 
-/// Whether the token `tok` (just read) is directly inside `{}`.
-fn lexer_in_braces(tok: &Tok, lexer: &Lexer) -> bool {
-    matches!(tok, Tok::RBrace) || matches!(lexer.innermost_bracket(), Some(('{', _)))
-}
-
-/// An `=` where an expression goes on: CPython guesses that `==` was meant.
-fn assign_in_expression(lexer: &Lexer) -> SyntaxError {
-    let prev = lexer.info.prev;
-    let in_call = matches!(lexer.innermost_bracket(), Some(('(', false)));
-    if prev.name && !prev.after_dot {
-        return SyntaxError::new(
-            "invalid syntax. Maybe you meant '==' or ':=' instead of '='?",
-            prev.pos,
-        );
+/// An `=` where an expression goes on: CPython guesses that `==` was meant. `next` is the
+/// token after the `=`.
+fn assign_in_expression(
+    lexer: &Lexer,
+    info: &LexInfo,
+    next: Option<&Result<Spanned, SyntaxError>>,
+) -> SyntaxError {
+    let prev = info.prev;
+    let value_follows = matches!(
+        next,
+        Some(Ok((_, t, _))) if starts_expr(t) && !matches!(t, Tok::Not | Tok::Lambda)
+            || matches!(t, Tok::Minus | Tok::Plus | Tok::Await)
+    );
+    let plain_name = prev.name && !prev.after_dot;
+    let attribute = prev.name && prev.after_dot;
+    let condition = matches!(
+        info.head,
+        Some((
+            "'if' statement" | "'elif' statement" | "'while' statement",
+            _
+        ))
+    );
+    let generic = SyntaxError::new("invalid syntax", lexer.info.last.pos);
+    if !value_follows {
+        return generic;
     }
-    if in_call {
-        return SyntaxError::new(
+    match info.last.enclosing {
+        Some((_, Role::DefParams | Role::DefDefault)) => generic,
+        Some((_, Role::Call)) if prev.ends_expr => SyntaxError::new(
             "expression cannot contain assignment, perhaps you meant \"==\"?",
             prev.pos,
-        );
-    }
-    if prev.name && prev.after_dot {
-        return SyntaxError::new(
+        ),
+        None if !condition => generic,
+        _ if plain_name => SyntaxError::new(
+            "invalid syntax. Maybe you meant '==' or ':=' instead of '='?",
+            prev.pos,
+        ),
+        _ if attribute => SyntaxError::new(
             "cannot assign to attribute here. Maybe you meant '==' instead of '='?",
             prev.pos,
-        );
+        ),
+        _ => generic,
     }
-    SyntaxError::new("invalid syntax", lexer.info.last.pos)
+}
+
+/// Whether the token `tok` (just read) is directly inside `{}`.
+fn lexer_in_braces(tok: &Tok, lexer: &Lexer) -> bool {
+    matches!(tok, Tok::RBrace) || matches!(lexer.info.last.enclosing, Some(('{', _)))
 }
 
 /// "expected an indented block after 'if' statement on line N".
@@ -224,10 +314,45 @@ fn expected_block(pos: Pos, info: &crate::lexer::LexInfo) -> SyntaxError {
     e
 }
 
-/// `invalid syntax`, or one of CPython's friendlier guesses for an unexpected token.
-fn generic_error(tok: &Tok, pos: Pos, lexer: &Lexer) -> SyntaxError {
-    let info = &lexer.info;
-    let starts_expr = matches!(
+/// Whether `tok` can be part of an expression that has already started (not `,`, `:`, `=`,
+/// a statement keyword...).
+fn continues_expr(tok: &Tok) -> bool {
+    starts_expr(tok)
+        || matches!(
+            tok,
+            Tok::Dot
+                | Tok::Plus
+                | Tok::Minus
+                | Tok::Star
+                | Tok::DoubleStar
+                | Tok::Slash
+                | Tok::DoubleSlash
+                | Tok::Percent
+                | Tok::At
+                | Tok::LShift
+                | Tok::RShift
+                | Tok::Amper
+                | Tok::VBar
+                | Tok::Caret
+                | Tok::Less
+                | Tok::Greater
+                | Tok::LessEq
+                | Tok::GreaterEq
+                | Tok::EqEq
+                | Tok::NotEq
+                | Tok::In
+                | Tok::Is
+                | Tok::And
+                | Tok::Or
+                | Tok::If
+                | Tok::Else
+                | Tok::Await
+        )
+}
+
+/// Whether `tok` can start an expression (for CPython's "forgot a comma" guess).
+fn starts_expr(tok: &Tok) -> bool {
+    matches!(
         tok,
         Tok::Name(_)
             | Tok::Int(_)
@@ -243,8 +368,13 @@ fn generic_error(tok: &Tok, pos: Pos, lexer: &Lexer) -> SyntaxError {
             | Tok::Lambda
             | Tok::Not
             | Tok::Tilde
-    );
-    if starts_expr {
+    )
+}
+
+/// `invalid syntax`, or one of CPython's friendlier guesses for an unexpected token.
+fn generic_error(tok: &Tok, pos: Pos, lexer: &Lexer) -> SyntaxError {
+    let info = &lexer.info;
+    if starts_expr(tok) {
         if let Some(name) = info.prev.legacy {
             return SyntaxError::new(
                 format!("Missing parentheses in call to '{name}'. Did you mean {name}(...)?"),
@@ -252,8 +382,17 @@ fn generic_error(tok: &Tok, pos: Pos, lexer: &Lexer) -> SyntaxError {
             );
         }
         let name_then_string = matches!(tok, Tok::Str(_)) && info.prev.name;
-        let in_def_params = matches!(lexer.innermost_bracket(), Some((_, true)));
-        if info.prev.ends_expr && info.prev.depth > 0 && !name_then_string && !in_def_params {
+        let in_def_params = matches!(
+            info.last.enclosing,
+            Some((_, Role::DefParams | Role::Comprehension))
+        );
+        let soft_keyword = info.prev.soft_keyword;
+        if info.prev.ends_expr
+            && info.prev.depth > 0
+            && !name_then_string
+            && !in_def_params
+            && !soft_keyword
+        {
             return SyntaxError::new("invalid syntax. Perhaps you forgot a comma?", info.prev.pos);
         }
     }
@@ -854,4 +993,956 @@ pub fn del<'a>(pos: Pos, (targets, _): (Vec<Expr>, bool)) -> PResult<'a, Stmt> {
         check_target(t, Ctx::Del)?;
     }
     Ok(stmt(pos, StmtKind::Del(targets)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A compact prefix notation for asserting tree shapes.
+    fn e(x: &Expr) -> String {
+        let list = |v: &[Expr]| v.iter().map(e).collect::<Vec<_>>().join(" ");
+        let gens = |g: &[Comprehension]| {
+            g.iter()
+                .map(|c| {
+                    let ifs: String = c.ifs.iter().map(|i| format!(" if {}", e(i))).collect();
+                    format!(" for {} in {}{ifs}", e(&c.target), e(&c.iter))
+                })
+                .collect::<String>()
+        };
+        let opt = |o: &Option<Box<Expr>>| o.as_ref().map_or(String::new(), |x| e(x));
+        match &x.kind {
+            ExprKind::Name(n) => n.clone(),
+            ExprKind::Int(IntLit::Small(v)) => v.to_string(),
+            ExprKind::Int(IntLit::Big(v)) => format!("big{v}"),
+            ExprKind::Float(f) => format!("{f:?}"),
+            ExprKind::Str(s) => format!("{s:?}"),
+            ExprKind::FString(parts) => format!("f[{}]", fparts(parts)),
+            ExprKind::True => "True".into(),
+            ExprKind::False => "False".into(),
+            ExprKind::None => "None".into(),
+            ExprKind::Ellipsis => "...".into(),
+            ExprKind::BinOp { left, op, right } => format!("({op:?} {} {})", e(left), e(right)),
+            ExprKind::UnaryOp { op, operand } => format!("({op:?} {})", e(operand)),
+            ExprKind::BoolOp { op, values } => format!("({op:?} {})", list(values)),
+            ExprKind::Compare { left, ops } => {
+                let rest: String = ops
+                    .iter()
+                    .map(|(op, x)| format!(" {op:?} {}", e(x)))
+                    .collect();
+                format!("(Cmp {}{rest})", e(left))
+            }
+            ExprKind::IfExp { test, body, orelse } => {
+                format!("(If {} {} {})", e(test), e(body), e(orelse))
+            }
+            ExprKind::Lambda { params, body } => format!("(Lambda {} {})", p(params), e(body)),
+            ExprKind::Call { func, args } => {
+                let args: Vec<String> = args
+                    .iter()
+                    .map(|a| match a {
+                        Arg::Positional(x) => e(x),
+                        Arg::Star(x) => format!("*{}", e(x)),
+                        Arg::Keyword(n, x) => format!("{n}={}", e(x)),
+                        Arg::DoubleStar(x) => format!("**{}", e(x)),
+                    })
+                    .collect();
+                format!("(Call {} {})", e(func), args.join(" "))
+            }
+            ExprKind::Attribute { value, attr } => format!("(. {} {attr})", e(value)),
+            ExprKind::Subscript { value, index } => format!("([] {} {})", e(value), e(index)),
+            ExprKind::Slice { lower, upper, step } => {
+                format!("({}:{}:{})", opt(lower), opt(upper), opt(step))
+            }
+            ExprKind::Starred(x) => format!("*{}", e(x)),
+            ExprKind::List(v) => format!("[{}]", list(v)),
+            ExprKind::Tuple(v) => format!("(Tuple {})", list(v)),
+            ExprKind::Set(v) => format!("{{{}}}", list(v)),
+            ExprKind::Dict(items) => {
+                let items: Vec<String> = items
+                    .iter()
+                    .map(|(k, v)| match k {
+                        Some(k) => format!("{}: {}", e(k), e(v)),
+                        None => format!("**{}", e(v)),
+                    })
+                    .collect();
+                format!("{{{}}}", items.join(", "))
+            }
+            ExprKind::ListComp { elt, generators } => format!("[{}{}]", e(elt), gens(generators)),
+            ExprKind::SetComp { elt, generators } => format!("{{{}{}}}", e(elt), gens(generators)),
+            ExprKind::GeneratorExp { elt, generators } => {
+                format!("(Gen {}{})", e(elt), gens(generators))
+            }
+            ExprKind::DictComp {
+                key,
+                value,
+                generators,
+            } => format!("{{{}: {}{}}}", e(key), e(value), gens(generators)),
+        }
+    }
+
+    fn fparts(parts: &[FPart]) -> String {
+        let v: Vec<String> = parts
+            .iter()
+            .map(|part| match part {
+                FPart::Lit(s) => format!("{s:?}"),
+                FPart::Value {
+                    expr,
+                    conversion,
+                    spec,
+                } => {
+                    let conv = conversion.map_or(String::new(), |c| format!("!{c}"));
+                    let spec = spec
+                        .as_ref()
+                        .map_or(String::new(), |s| format!(":[{}]", fparts(s)));
+                    format!("{{{}{conv}{spec}}}", e(expr))
+                }
+            })
+            .collect();
+        v.join(" ")
+    }
+
+    fn p(params: &Params) -> String {
+        let one = |x: &Param| match &x.default {
+            Some(d) => format!("{}={}", x.name, e(d)),
+            None => x.name.clone(),
+        };
+        let mut v: Vec<String> = params.args.iter().map(one).collect();
+        match &params.vararg {
+            Some(n) => v.push(format!("*{n}")),
+            None if !params.kwonly.is_empty() => v.push("*".into()),
+            None => {}
+        }
+        v.extend(params.kwonly.iter().map(one));
+        if let Some(k) = &params.kwarg {
+            v.push(format!("**{k}"));
+        }
+        format!("({})", v.join(" "))
+    }
+
+    fn body(v: &[Stmt]) -> String {
+        v.iter().map(s).collect::<Vec<_>>().join("; ")
+    }
+
+    fn s(x: &Stmt) -> String {
+        let list = |v: &[Expr]| v.iter().map(e).collect::<Vec<_>>().join(" ");
+        match &x.kind {
+            StmtKind::Expr(x) => e(x),
+            StmtKind::Assign { targets, value } => format!("{} = {}", list(targets), e(value)),
+            StmtKind::AugAssign { target, op, value } => {
+                format!("{} {op:?}= {}", e(target), e(value))
+            }
+            StmtKind::If {
+                test,
+                body: b,
+                orelse,
+            } => format!("if {} {{{}}} else {{{}}}", e(test), body(b), body(orelse)),
+            StmtKind::While {
+                test,
+                body: b,
+                orelse,
+            } => format!(
+                "while {} {{{}}} else {{{}}}",
+                e(test),
+                body(b),
+                body(orelse)
+            ),
+            StmtKind::For {
+                target,
+                iter,
+                body: b,
+                orelse,
+            } => {
+                format!(
+                    "for {} in {} {{{}}} else {{{}}}",
+                    e(target),
+                    e(iter),
+                    body(b),
+                    body(orelse)
+                )
+            }
+            StmtKind::Break => "break".into(),
+            StmtKind::Continue => "continue".into(),
+            StmtKind::Pass => "pass".into(),
+            StmtKind::FunctionDef(f) => {
+                format!("def {}{} {{{}}}", f.name, p(&f.params), body(&f.body))
+            }
+            StmtKind::Return(v) => format!("return {}", v.as_ref().map_or(String::new(), e)),
+            StmtKind::Global(v) => format!("global {}", v.join(" ")),
+            StmtKind::Nonlocal(v) => format!("nonlocal {}", v.join(" ")),
+            StmtKind::Del(v) => format!("del {}", list(v)),
+            StmtKind::Assert { test, msg } => format!(
+                "assert {} {}",
+                e(test),
+                msg.as_ref().map_or(String::new(), e)
+            ),
+            StmtKind::Raise { exc, cause } => {
+                format!(
+                    "raise {} {}",
+                    exc.as_ref().map_or(String::new(), e),
+                    cause.as_ref().map_or(String::new(), e)
+                )
+            }
+            StmtKind::Try {
+                body: b,
+                handlers,
+                orelse,
+                finalbody,
+            } => {
+                let hs: String = handlers
+                    .iter()
+                    .map(|h| {
+                        let typ = h.typ.as_ref().map_or(String::new(), e);
+                        format!(
+                            " except {typ} {} {{{}}}",
+                            h.name.as_deref().unwrap_or(""),
+                            body(&h.body)
+                        )
+                    })
+                    .collect();
+                format!(
+                    "try {{{}}}{hs} else {{{}}} finally {{{}}}",
+                    body(b),
+                    body(orelse),
+                    body(finalbody)
+                )
+            }
+            StmtKind::With { items, body: b } => {
+                let items: Vec<String> = items
+                    .iter()
+                    .map(|i| match &i.target {
+                        Some(t) => format!("{} as {}", e(&i.context), e(t)),
+                        None => e(&i.context),
+                    })
+                    .collect();
+                format!("with {} {{{}}}", items.join(", "), body(b))
+            }
+            StmtKind::Import(v) => format!("import {}", aliases(v)),
+            StmtKind::ImportFrom { module, names } => {
+                format!("from {module} import {}", aliases(names))
+            }
+        }
+    }
+
+    fn aliases(v: &[Alias]) -> String {
+        let v: Vec<String> = v
+            .iter()
+            .map(|a| match &a.asname {
+                Some(n) => format!("{} as {n}", a.name),
+                None => a.name.clone(),
+            })
+            .collect();
+        v.join(", ")
+    }
+
+    /// The module's statements in prefix notation.
+    fn parse(src: &str) -> String {
+        match parse_module(src) {
+            Ok(v) => body(&v),
+            Err(err) => panic!("{src:?}: {}: {} at {:?}", err.kind, err.msg, err.pos),
+        }
+    }
+
+    /// The expression statement `src`.
+    fn ex(src: &str) -> String {
+        parse(src)
+    }
+
+    fn err(src: &str) -> SyntaxError {
+        match parse_module(src) {
+            Ok(v) => panic!("{src:?} parsed: {}", body(&v)),
+            Err(e) => e,
+        }
+    }
+
+    fn msg(src: &str) -> String {
+        let e = err(src);
+        format!("{}: {}", e.kind, e.msg)
+    }
+
+    fn at(src: &str) -> (u32, u32) {
+        let e = err(src);
+        (e.pos.line, e.pos.col)
+    }
+
+    #[test]
+    fn precedence() {
+        assert_eq!(ex("-2**2"), "(Neg (Pow 2 2))");
+        assert_eq!(ex("2**-1"), "(Pow 2 (Neg 1))");
+        assert_eq!(ex("2**3**2"), "(Pow 2 (Pow 3 2))");
+        assert_eq!(ex("a - b - c"), "(Sub (Sub a b) c)");
+        assert_eq!(ex("a + b * c ** d"), "(Add a (Mul b (Pow c d)))");
+        assert_eq!(
+            ex("a | b ^ c & d << e + f"),
+            "(BitOr a (BitXor b (BitAnd c (LShift d (Add e f)))))"
+        );
+        assert_eq!(
+            ex("a // b % c @ d / e"),
+            "(Div (MatMul (Mod (FloorDiv a b) c) d) e)"
+        );
+        assert_eq!(ex("~a + -b - +c"), "(Sub (Add (Invert a) (Neg b)) (Pos c))");
+        assert_eq!(ex("not a == b"), "(Not (Cmp a Eq b))");
+        assert_eq!(ex("a or b and not c"), "(Or a (And b (Not c)))");
+        assert_eq!(ex("a or b or c"), "(Or a b c)");
+        assert_eq!(ex("(a or b) or c"), "(Or (Or a b) c)");
+        assert_eq!(
+            ex("a < b <= c > d >= e == f != g"),
+            "(Cmp a Lt b LtE c Gt d GtE e Eq f NotEq g)"
+        );
+        assert_eq!(
+            ex("a in b not in c is d is not e"),
+            "(Cmp a In b NotIn c Is d IsNot e)"
+        );
+        assert_eq!(ex("a | b < c & d"), "(Cmp (BitOr a b) Lt (BitAnd c d))");
+        assert_eq!(ex("a if b else c if d else e"), "(If b a (If d c e))");
+        assert_eq!(ex("a or b if c and d else e"), "(If (And c d) (Or a b) e)");
+        assert_eq!(ex("lambda: a if b else c"), "(Lambda () (If b a c))");
+        assert_eq!(
+            ex("lambda x, y=1, *a, z, w=2, **k: x"),
+            "(Lambda (x y=1 *a z w=2 **k) x)"
+        );
+        assert_eq!(ex("lambda *, k: k"), "(Lambda (* k) k)");
+        assert_eq!(ex("-a.b(c)[d]"), "(Neg ([] (Call (. a b) c) d))");
+        assert_eq!(ex("a.b.c"), "(. (. a b) c)");
+        assert_eq!(ex("not -1"), "(Not (Neg 1))");
+        assert_eq!(ex("- - 1"), "(Neg (Neg 1))");
+        assert_eq!(ex("(a)"), "a");
+        assert_eq!(ex("((a, b))"), "(Tuple a b)");
+    }
+
+    #[test]
+    fn displays_and_comprehensions() {
+        assert_eq!(ex("()"), "(Tuple )");
+        assert_eq!(ex("(1,)"), "(Tuple 1)");
+        assert_eq!(ex("1, 2"), "(Tuple 1 2)");
+        assert_eq!(ex("1,"), "(Tuple 1)");
+        assert_eq!(ex("[1, *a, 2,]"), "[1 *a 2]");
+        assert_eq!(ex("{}"), "{}");
+        assert_eq!(ex("{1, *a}"), "{1 *a}");
+        assert_eq!(ex("{1: 2, **d, 'k': v}"), "{1: 2, **d, \"k\": v}");
+        assert_eq!(
+            ex("[x*y for x in a if x for y in b if y if z]"),
+            "[(Mul x y) for x in a if x for y in b if y if z]"
+        );
+        assert_eq!(ex("{k: v for k, v in d}"), "{k: v for (Tuple k v) in d}");
+        assert_eq!(ex("{x for x in a}"), "{x for x in a}");
+        assert_eq!(ex("(x for x in a)"), "(Gen x for x in a)");
+        assert_eq!(
+            ex("sum(x*x for x in a)"),
+            "(Call sum (Gen (Mul x x) for x in a))"
+        );
+        assert_eq!(ex("[x for x in a or b if c]"), "[x for x in (Or a b) if c]");
+        assert_eq!(
+            ex("a[1:2, ::3, :, 4]"),
+            "([] a (Tuple (1:2:) (::3) (::) 4))"
+        );
+        assert_eq!(ex("a[:]"), "([] a (::))");
+        assert_eq!(ex("a[x:y:z]"), "([] a (x:y:z))");
+        assert_eq!(ex("a[1,]"), "([] a (Tuple 1))");
+        assert_eq!(ex("a[*b]"), "([] a (Tuple *b))");
+        assert_eq!(ex("f(a, *b, c=1, **d)"), "(Call f a *b c=1 **d)");
+        assert_eq!(ex("f(a=1, *b)"), "(Call f a=1 *b)");
+        assert_eq!(ex("f()()"), "(Call (Call f ) )");
+        assert_eq!(ex("..."), "...");
+        assert_eq!(ex("None, True, False"), "(Tuple None True False)");
+    }
+
+    #[test]
+    fn literals() {
+        assert_eq!(
+            ex("0x1f, 0o17, 0b101, 1_000_000"),
+            "(Tuple 31 15 5 1000000)"
+        );
+        assert_eq!(
+            ex("123456789012345678901234567890"),
+            "big123456789012345678901234567890"
+        );
+        assert_eq!(
+            ex("1.5, .5, 5., 1e-3, 1_0.5"),
+            "(Tuple 1.5 0.5 5.0 0.001 10.5)"
+        );
+        assert_eq!(ex("'a' \"b\" '''c''' r'\\n'"), "\"abc\\\\n\"");
+        assert_eq!(ex("'\\x41\\u00e9\\n'"), "\"Aé\\n\"");
+    }
+
+    #[test]
+    fn fstrings() {
+        assert_eq!(ex("f'a{x}b'"), "f[\"a\" {x} \"b\"]");
+        assert_eq!(ex("f'{x!r}{y!s}{z!a}'"), "f[{x!r} {y!s} {z!a}]");
+        assert_eq!(ex("f'{x:>8.3f}'"), "f[{x:[\">8.3f\"]}]");
+        assert_eq!(ex("f'{x:{w}.{p}f}'"), "f[{x:[{w} \".\" {p} \"f\"]}]");
+        assert_eq!(ex("f'{{}} {{x}}'"), "f[\"{} {x}\"]");
+        assert_eq!(ex("f'{x=}'"), "f[\"x=\" {x!r}]");
+        assert_eq!(ex("f'{x = :>4}'"), "f[\"x = \" {x:[\">4\"]}]");
+        assert_eq!(ex("'a' f'{b}' 'c' f'd'"), "f[\"a\" {b} \"cd\"]");
+        assert_eq!(ex("f''"), "f[]");
+        assert_eq!(ex("f'{a + b * 2}'"), "f[{(Add a (Mul b 2))}]");
+        assert_eq!(ex("f'{a, b}'"), "f[{(Tuple a b)}]");
+        assert_eq!(ex("f'{ {\"k\": 1}[\"k\"] }'"), "f[{([] {\"k\": 1} \"k\")}]");
+        assert_eq!(
+            ex("f'{a != b}{a >= b}'"),
+            "f[{(Cmp a NotEq b)} {(Cmp a GtE b)}]"
+        );
+        assert_eq!(ex("f\"{f'{x}'}\""), "f[{f[{x}]}]");
+        assert_eq!(ex("f'''{\nx\n}'''"), "f[{x}]");
+        assert_eq!(ex("rf'\\d{x}'"), "f[\"\\\\d\" {x}]");
+        assert_eq!(msg("f'{1 +}'"), "SyntaxError: f-string: invalid syntax");
+        assert_eq!(
+            msg("f'{*a}'"),
+            "SyntaxError: f-string: cannot use starred expression here"
+        );
+        assert_eq!(
+            msg("f'{}'"),
+            "SyntaxError: f-string: empty expression not allowed"
+        );
+        // The inner expression's position points into the source.
+        let stmts = parse_module("x = 1\ny = f'ab{ c }'\n").unwrap();
+        let StmtKind::Assign { value, .. } = &stmts[1].kind else {
+            panic!()
+        };
+        let ExprKind::FString(parts) = &value.kind else {
+            panic!()
+        };
+        let FPart::Value { expr, .. } = &parts[1] else {
+            panic!()
+        };
+        assert_eq!((expr.pos.line, expr.pos.col), (2, 11));
+    }
+
+    #[test]
+    fn statements() {
+        assert_eq!(parse("a = b = 0"), "a b = 0");
+        assert_eq!(parse("a, b = b, a"), "(Tuple a b) = (Tuple b a)");
+        assert_eq!(parse("a, *b = c"), "(Tuple a *b) = c");
+        assert_eq!(parse("[a, (b, c)] = d"), "[a (Tuple b c)] = d");
+        assert_eq!(parse("a[0].b = c"), "(. ([] a 0) b) = c");
+        assert_eq!(parse("x += 1; y **= 2;"), "x Add= 1; y Pow= 2");
+        assert_eq!(parse("x: int = 5\ny: str"), "x = 5; pass");
+        assert_eq!(
+            parse("if a:\n  b\nelif c:\n  d\nelif e: f\nelse:\n  g\n"),
+            "if a {b} else {if c {d} else {if e {f} else {g}}}"
+        );
+        assert_eq!(parse("while a: b; c\nelse: d"), "while a {b; c} else {d}");
+        assert_eq!(
+            parse("for k, v in d.items():\n  break\nelse:\n  continue"),
+            "for (Tuple k v) in (Call (. d items) ) {break} else {continue}"
+        );
+        assert_eq!(
+            parse("for x in *a, b: pass"),
+            "for x in (Tuple *a b) {pass} else {}"
+        );
+        assert_eq!(
+            parse("def f(a, b=1, *args, c, d=2, **kw):\n  return a, b\n"),
+            "def f(a b=1 *args c d=2 **kw) {return (Tuple a b)}"
+        );
+        assert_eq!(parse("def f(*, k): return"), "def f(* k) {return }");
+        assert_eq!(
+            parse("def f(a: int, *b: str) -> bool: pass"),
+            "def f(a *b) {pass}"
+        );
+        assert_eq!(parse("def f(\n  a,\n  b,\n): pass"), "def f(a b) {pass}");
+        assert_eq!(parse("global a, b\nnonlocal c"), "global a b; nonlocal c");
+        assert_eq!(
+            parse("del a, b[0], c.d\ndel (e, f)"),
+            "del a ([] b 0) (. c d); del (Tuple e f)"
+        );
+        assert_eq!(
+            parse("assert x\nassert x, 'm'"),
+            "assert x ; assert x \"m\""
+        );
+        assert_eq!(
+            parse("raise\nraise E\nraise E('m') from C"),
+            "raise  ; raise E ; raise (Call E \"m\") C"
+        );
+        assert_eq!(
+            parse("try:\n  a\nexcept E as e:\n  b\nexcept (A, B):\n  c\nexcept:\n  d\nelse:\n  f\nfinally:\n  g\n"),
+            "try {a} except E e {b} except (Tuple A B)  {c} except   {d} else {f} finally {g}"
+        );
+        assert_eq!(parse("try: a\nfinally: b"), "try {a} else {} finally {b}");
+        assert_eq!(
+            parse("with a as b, c, d as (e, f): pass"),
+            "with a as b, c, d as (Tuple e f) {pass}"
+        );
+        assert_eq!(parse("import a.b as c, d"), "import a.b as c, d");
+        assert_eq!(
+            parse("from m import a, b as c\nfrom m import (x,\n  y,)"),
+            "from m import a, b as c; from m import x, y"
+        );
+        assert_eq!(parse("pass; pass\n\n\n# c\n"), "pass; pass");
+        assert_eq!(parse("if x: y\n"), "if x {y} else {}");
+        assert_eq!(
+            parse("x = 1\r\nif x:\r\n  y = 2\r\n"),
+            "x = 1; if x {y = 2} else {}"
+        );
+    }
+
+    #[test]
+    fn positions() {
+        let stmts = parse_module("x = 1\nif x:\n    y = a + b.c(d)\n").unwrap();
+        assert_eq!((stmts[1].pos.line, stmts[1].pos.col), (2, 1));
+        let StmtKind::If { body, .. } = &stmts[1].kind else {
+            panic!()
+        };
+        assert_eq!((body[0].pos.line, body[0].pos.col), (3, 5));
+        let StmtKind::Assign { value, .. } = &body[0].kind else {
+            panic!()
+        };
+        assert_eq!((value.pos.line, value.pos.col), (3, 9));
+        let ExprKind::BinOp { right, .. } = &value.kind else {
+            panic!()
+        };
+        assert_eq!((right.pos.line, right.pos.col), (3, 13));
+        // Columns count characters, not bytes.
+        let stmts = parse_module("s = 'é' + x").unwrap();
+        let StmtKind::Assign { value, .. } = &stmts[0].kind else {
+            panic!()
+        };
+        let ExprKind::BinOp { right, .. } = &value.kind else {
+            panic!()
+        };
+        assert_eq!(right.pos.col, 11);
+    }
+
+    #[test]
+    fn assignment_target_errors() {
+        assert_eq!(
+            msg("1 = x"),
+            "SyntaxError: cannot assign to literal here. Maybe you meant '==' instead of '='?"
+        );
+        assert_eq!(msg("f() = 1"), "SyntaxError: cannot assign to function call here. Maybe you meant '==' instead of '='?");
+        assert_eq!(
+            msg("a + b = c"),
+            "SyntaxError: cannot assign to expression here. Maybe you meant '==' instead of '='?"
+        );
+        assert_eq!(msg("(a, 1) = x"), "SyntaxError: cannot assign to literal");
+        assert_eq!(at("(a, 1) = x"), (1, 5));
+        assert_eq!(
+            msg("[a, f()] = x"),
+            "SyntaxError: cannot assign to function call"
+        );
+        assert_eq!(
+            msg("x = f() = 1"),
+            "SyntaxError: cannot assign to function call"
+        );
+        assert_eq!(msg("True = 1"), "SyntaxError: cannot assign to True");
+        assert_eq!(msg("a < b = 1"), "SyntaxError: cannot assign to comparison");
+        assert_eq!(msg("del f()"), "SyntaxError: cannot delete function call");
+        assert_eq!(msg("del *a"), "SyntaxError: cannot delete starred");
+        assert_eq!(
+            msg("for 1 in x: pass"),
+            "SyntaxError: cannot assign to literal"
+        );
+        assert_eq!(
+            msg("with a as f(): pass"),
+            "SyntaxError: cannot assign to function call"
+        );
+        assert_eq!(
+            msg("[x for 1 in y]"),
+            "SyntaxError: cannot assign to literal"
+        );
+        assert_eq!(
+            msg("f() += 1"),
+            "SyntaxError: 'function call' is an illegal expression for augmented assignment"
+        );
+        assert_eq!(
+            msg("a, b += 1"),
+            "SyntaxError: 'tuple' is an illegal expression for augmented assignment"
+        );
+        assert_eq!(
+            msg("*a = 1"),
+            "SyntaxError: starred assignment target must be in a list or tuple"
+        );
+        assert_eq!(
+            msg("*a, *b = 1"),
+            "SyntaxError: multiple starred expressions in assignment"
+        );
+        assert_eq!(
+            msg("if x = 1: pass"),
+            "SyntaxError: invalid syntax. Maybe you meant '==' or ':=' instead of '='?"
+        );
+    }
+
+    #[test]
+    fn call_and_parameter_errors() {
+        assert_eq!(
+            msg("f(a=1, 2)"),
+            "SyntaxError: positional argument follows keyword argument"
+        );
+        assert_eq!(
+            msg("f(**a, b)"),
+            "SyntaxError: positional argument follows keyword argument unpacking"
+        );
+        assert_eq!(
+            msg("f(**a, *b)"),
+            "SyntaxError: iterable argument unpacking follows keyword argument unpacking"
+        );
+        assert_eq!(
+            msg("f(x for x in y, 1)"),
+            "SyntaxError: Generator expression must be parenthesized"
+        );
+        assert_eq!(
+            msg("f(a=1, a=2)"),
+            "SyntaxError: keyword argument repeated: a"
+        );
+        assert_eq!(
+            msg("def f(a=1, b): pass"),
+            "SyntaxError: non-default argument follows default argument"
+        );
+        assert_eq!(
+            msg("def f(*): pass"),
+            "SyntaxError: named arguments must follow bare *"
+        );
+        assert_eq!(
+            msg("def f(a, a): pass"),
+            "SyntaxError: duplicate argument 'a' in function definition"
+        );
+        assert_eq!(
+            msg("def f(**k, a): pass"),
+            "SyntaxError: arguments cannot follow var-keyword argument"
+        );
+        assert_eq!(
+            msg("def f(*a, *b): pass"),
+            "SyntaxError: * argument may appear only once"
+        );
+        assert_eq!(
+            msg("[*a for a in b]"),
+            "SyntaxError: iterable unpacking cannot be used in comprehension"
+        );
+        assert_eq!(
+            msg("(*a)"),
+            "SyntaxError: cannot use starred expression here"
+        );
+    }
+
+    #[test]
+    fn syntax_errors() {
+        assert_eq!(msg("if x\n    pass\n"), "SyntaxError: expected ':'");
+        assert_eq!(at("if x\n    pass\n"), (1, 5));
+        assert_eq!(msg("def f()\n  pass"), "SyntaxError: expected ':'");
+        assert_eq!(msg("for x in y\n  pass"), "SyntaxError: expected ':'");
+        assert_eq!(msg("def f:\n  pass"), "SyntaxError: expected '('");
+        assert_eq!(msg("x y\n"), "SyntaxError: invalid syntax");
+        assert_eq!(at("x y\n"), (1, 3));
+        assert_eq!(msg("else:\n"), "SyntaxError: invalid syntax");
+        assert_eq!(
+            msg("foo(1 2)\n"),
+            "SyntaxError: invalid syntax. Perhaps you forgot a comma?"
+        );
+        assert_eq!(msg("foo(1 2\n"), "SyntaxError: '(' was never closed");
+        assert_eq!(
+            msg("x = [1, 2, 3\ny = 2\n"),
+            "SyntaxError: '[' was never closed"
+        );
+        assert_eq!(msg("x = 1)\n"), "SyntaxError: unmatched ')'");
+        assert_eq!(
+            msg("x = 3 if y\n"),
+            "SyntaxError: expected 'else' after 'if' expression"
+        );
+        assert_eq!(
+            msg("x = {1: 2, 3}"),
+            "SyntaxError: ':' expected after dictionary key"
+        );
+        assert_eq!(
+            msg("print 'hi'"),
+            "SyntaxError: Missing parentheses in call to 'print'. Did you mean print(...)?"
+        );
+        assert_eq!(
+            msg("try:\n  pass\nx = 1\n"),
+            "SyntaxError: expected 'except' or 'finally' block"
+        );
+        assert_eq!(
+            msg("x = (n := 1)"),
+            "SyntaxError: assignment expressions (':=') are not supported in Toy"
+        );
+        // A tokenizer error later in the file wins over a parser error, as in CPython.
+        assert_eq!(
+            msg("x y\nz = 'abc\n"),
+            "SyntaxError: unterminated string literal (detected at line 2)"
+        );
+        assert_eq!(at("a = 1\nb = 2\nc d\n"), (3, 3));
+    }
+
+    #[test]
+    fn indentation_errors() {
+        assert_eq!(msg("  x = 1\n"), "IndentationError: unexpected indent");
+        assert_eq!(at("  x = 1\n"), (1, 2));
+        assert_eq!(
+            msg("if x:\n  pass\n    y\n"),
+            "IndentationError: unexpected indent"
+        );
+        assert_eq!(
+            msg("if x:\npass\n"),
+            "IndentationError: expected an indented block after 'if' statement on line 1"
+        );
+        assert_eq!(at("if x:\npass\n"), (2, 1));
+        assert_eq!(
+            msg("def f():\n"),
+            "IndentationError: expected an indented block after function definition on line 1"
+        );
+        assert_eq!(
+            msg("while x:\n  pass\nelse:\n"),
+            "IndentationError: expected an indented block after 'else' statement on line 3"
+        );
+        assert_eq!(
+            msg("for x in y:\n  if x:\n  pass\n"),
+            "IndentationError: expected an indented block after 'if' statement on line 2"
+        );
+        assert_eq!(
+            msg("try:\n  pass\nexcept:\n"),
+            "IndentationError: expected an indented block after 'except' statement on line 3"
+        );
+        assert_eq!(
+            msg("if x:\n    a\n  b\n"),
+            "IndentationError: unindent does not match any outer indentation level"
+        );
+        assert_eq!(
+            msg("if x:\n\ta\n        b\n"),
+            "TabError: inconsistent use of tabs and spaces in indentation"
+        );
+    }
+
+    #[test]
+    fn reserved_features() {
+        assert_eq!(
+            msg("class A: pass"),
+            "SyntaxError: 'class' is not supported in Toy"
+        );
+        assert_eq!(
+            msg("class A(B):\n  def f(self): pass\n"),
+            "SyntaxError: 'class' is not supported in Toy"
+        );
+        assert_eq!(
+            msg("def f():\n  yield 1\n"),
+            "SyntaxError: 'yield' is not supported in Toy"
+        );
+        assert_eq!(at("def f():\n  x = yield 1\n"), (2, 7));
+        assert_eq!(
+            msg("def f():\n  yield from g()\n"),
+            "SyntaxError: 'yield' is not supported in Toy"
+        );
+        assert_eq!(
+            msg("@dec\ndef f(): pass"),
+            "SyntaxError: decorators are not supported in Toy"
+        );
+        assert_eq!(at("@dec\ndef f(): pass"), (1, 2));
+        assert_eq!(
+            msg("@dec\nclass A: pass"),
+            "SyntaxError: 'class' is not supported in Toy"
+        );
+        assert_eq!(
+            msg("async def f(): pass"),
+            "SyntaxError: 'async'/'await' is not supported in Toy"
+        );
+        assert_eq!(
+            msg("def f():\n  await x\n"),
+            "SyntaxError: 'async'/'await' is not supported in Toy"
+        );
+        assert_eq!(
+            msg("def f():\n  return [x async for x in y]\n"),
+            "SyntaxError: 'async' is not supported in Toy"
+        );
+        // A real syntax error anywhere comes first, as with the reference oracle.
+        assert_eq!(msg("class A: pass\nx y\n"), "SyntaxError: invalid syntax");
+        // Unsupported Python syntax that is not reserved.
+        assert_eq!(
+            msg("b'x'"),
+            "SyntaxError: bytes literals are not supported in Toy"
+        );
+        assert_eq!(
+            msg("from . import x"),
+            "SyntaxError: relative imports are not supported in Toy"
+        );
+        assert_eq!(
+            msg("from m import *"),
+            "SyntaxError: 'from ... import *' is not supported in Toy"
+        );
+    }
+
+    #[test]
+    fn at_eof() {
+        let eof = |src: &str| parse_module(src).err().map(|e| e.at_eof);
+        for src in [
+            "x = (1,",
+            "x = [\n1,\n",
+            "if x:",
+            "if x:\n",
+            "def f():\n",
+            "s = '''abc\n",
+            "x = 1 + \\",
+            "x = \\\n",
+            "@dec\n",
+            "try:\n  pass\n",
+            "f(1 2\n",
+        ] {
+            assert_eq!(eof(src), Some(true), "{src:?}");
+        }
+        for src in [
+            "x = 1 +",
+            "x = 'abc\n",
+            "x y",
+            "x = 1)",
+            "  x",
+            "if x:\npass\n",
+            "x = (1 2)",
+        ] {
+            assert_eq!(eof(src), Some(false), "{src:?}");
+        }
+        assert_eq!(eof("if x:\n    pass\n"), None);
+    }
+
+    #[test]
+    fn nul_bytes() {
+        assert_eq!(
+            msg("x = 1\0"),
+            "SyntaxError: source code cannot contain null bytes"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        assert_eq!(
+            msg(&"(".repeat(10_000)),
+            "SyntaxError: too many nested parentheses"
+        );
+        assert_eq!(
+            msg(&format!("{}{}", "[".repeat(10_000), "]".repeat(10_000))),
+            "SyntaxError: too many nested parentheses"
+        );
+        assert_eq!(
+            msg(&format!("x = {}1", "-".repeat(100_000))),
+            "SyntaxError: too many nested expressions"
+        );
+        assert_eq!(
+            msg(&format!("x = {}1", "not ".repeat(100_000))),
+            "SyntaxError: too many nested expressions"
+        );
+        assert_eq!(
+            msg(&format!("f{}", "()".repeat(50_000))),
+            "SyntaxError: too many nested expressions"
+        );
+        assert_eq!(
+            msg(&format!("x = {}1", "lambda: ".repeat(50_000))),
+            "SyntaxError: too many nested expressions"
+        );
+        let ok = format!("x = {}1{}", "(".repeat(199), ")".repeat(199));
+        assert_eq!(parse(&ok), "x = 1");
+        let long = format!("x = [{}]", "1, ".repeat(30_000));
+        assert!(parse_module(&long).is_ok());
+        let long_line = format!("x = '{}'", "a".repeat(100_000));
+        assert!(parse_module(&long_line).is_ok());
+    }
+
+    /// A small deterministic generator (no dependency needed).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        let mut rng = Rng(0x9e3779b97f4a7c15);
+        for _ in 0..3000 {
+            let len = rng.below(200);
+            let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            let src = String::from_utf8_lossy(&bytes);
+            let _ = parse_module(&src);
+        }
+    }
+
+    #[test]
+    fn random_token_soup_never_panics() {
+        const PIECES: &[&str] = &[
+            "x",
+            "y",
+            "1",
+            "0x1f",
+            "1.5",
+            "'s'",
+            "f'{x}'",
+            "f'{x:{y}}'",
+            "\"\"\"t\n\"\"\"",
+            "(",
+            ")",
+            "[",
+            "]",
+            "{",
+            "}",
+            ",",
+            ":",
+            ";",
+            ".",
+            "=",
+            "+",
+            "-",
+            "*",
+            "**",
+            "/",
+            "//",
+            "%",
+            "@",
+            "<",
+            "==",
+            "!=",
+            "not",
+            "in",
+            "is",
+            "and",
+            "or",
+            "if",
+            "else",
+            "elif",
+            "for",
+            "while",
+            "def",
+            "return",
+            "lambda",
+            "yield",
+            "class",
+            "try",
+            "except",
+            "finally",
+            "with",
+            "as",
+            "import",
+            "from",
+            "del",
+            "pass",
+            "global",
+            "\n",
+            "\n",
+            "\n    ",
+            "\n  ",
+            "\t",
+            " ",
+            "\\\n",
+            "#c\n",
+            "*=",
+            "->",
+            "...",
+            "async",
+            "await",
+            "'unterminated",
+            "0b2",
+            "€",
+            "\\",
+        ];
+        let mut rng = Rng(12345);
+        for _ in 0..5000 {
+            let n = rng.below(40);
+            let src: String = (0..n)
+                .map(|_| PIECES[rng.below(PIECES.len())])
+                .collect::<Vec<_>>()
+                .join(" ");
+            let _ = parse_module(&src);
+            let src: String = (0..n).map(|_| PIECES[rng.below(PIECES.len())]).collect();
+            let _ = parse_module(&src);
+        }
+    }
 }
