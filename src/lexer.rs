@@ -474,11 +474,12 @@ pub struct Lexer<'s> {
     src: &'s str,
     raw: logos::Lexer<'s, Tok<'s>>,
     cur: Cursor<'s>,
-    /// Tokens ready for the parser, each with the bracket depth after it.
+    /// Tokens ready for the parser, each with the bracket depth after it and the innermost
+    /// bracket before it (see `TokInfo`).
     queue: VecDeque<(Spanned<'s>, usize, Option<(char, Role)>)>,
     /// Indentation stack: (column with tabs to multiples of 8, column with tabs as 1).
     indents: Vec<(u32, u32)>,
-    /// Open brackets: the character, its position, whether it opens a `def`'s parameters.
+    /// Open brackets: the character, its position and what it holds.
     brackets: Vec<(u8, Pos, Role)>,
     /// The last token processed can end an expression (so a `(` after it opens a call).
     after_operand: bool,
@@ -1696,6 +1697,7 @@ mod tests {
             ("0b12", "invalid digit '2' in binary literal"),
             ("0b2", "invalid digit '2' in binary literal"),
             ("0o8", "invalid digit '8' in octal literal"),
+            ("0or x", "invalid octal literal"),
             ("1j", "complex numbers are not supported in Toy"),
         ] {
             assert_eq!(err(src).msg, msg, "{src}");

@@ -321,7 +321,8 @@ fn m_log(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
             let shift = bits.saturating_sub(64);
             let top: num_bigint::BigInt = &**b >> shift;
             // As CPython: x = b / 2**e in [0.5, 1), then log(x) + e*log(2).
-            let x = num_traits::ToPrimitive::to_f64(&top).unwrap_or(1.0) / 2f64.powi(bits.min(64) as i32);
+            let x = num_traits::ToPrimitive::to_f64(&top).unwrap_or(1.0)
+                / 2f64.powi(bits.min(64) as i32);
             return Ok(x.ln() + bits as f64 * std::f64::consts::LN_2);
         }
         let x = num_arg("log", v)?;

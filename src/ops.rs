@@ -904,13 +904,19 @@ pub fn contains(hay: &Value, needle: &Value) -> PResult<Option<bool>> {
                 Value::Int(i) => Some(*i as i128),
                 Value::Bool(b) => Some(*b as i128),
                 Value::BigInt(b) => b.to_i128(),
-                Value::Float(f) if f.fract() == 0.0 && f.is_finite() && f.abs() < 1e38 => Some(*f as i128),
+                Value::Float(f) if f.fract() == 0.0 && f.is_finite() && f.abs() < 1e38 => {
+                    Some(*f as i128)
+                }
                 _ => None,
             };
             match n {
                 Some(i) => {
                     let (start, stop, step) = (r.start, r.stop, r.step);
-                    let inside = if step > 0 { i >= start && i < stop } else { i <= start && i > stop };
+                    let inside = if step > 0 {
+                        i >= start && i < stop
+                    } else {
+                        i <= start && i > stop
+                    };
                     inside && (i - start) % step == 0
                 }
                 None => false,
@@ -990,7 +996,7 @@ pub fn repr_into(v: &Value, out: &mut String) {
         }
         Value::Type(t) => match t {
             TypeKind::Exc(k) => out.push_str(&format!("<class '{}'>", k.qualified_name())),
-            TypeKind::Native(n) => out.push_str(&format!("<class '{}'>", n)),
+            TypeKind::Native(n) => out.push_str(&format!("<class '{}'>", n.name())),
             _ => out.push_str(&format!("<class '{}'>", t.name())),
         },
         Value::Slice(s) => {
@@ -1145,7 +1151,10 @@ pub fn to_str(v: &Value) -> String {
 
 /// `e.args`: an OSError made with (errno, strerror, filename) shows only the first two.
 pub fn exc_visible_args(e: &ExcObj) -> Vec<Value> {
-    if e.kind.is_subclass(ExcKind::OSError) && e.args.len() >= 3 && matches!(e.args[0], Value::Int(_)) {
+    if e.kind.is_subclass(ExcKind::OSError)
+        && e.args.len() >= 3
+        && matches!(e.args[0], Value::Int(_))
+    {
         return e.args[..2].to_vec();
     }
     e.args.clone()

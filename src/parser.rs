@@ -1823,12 +1823,21 @@ mod tests {
             msg(&format!("x = {}1", "lambda: ".repeat(50_000))),
             "SyntaxError: too many nested expressions"
         );
+        // The deepest trees accepted can be built and dropped on a test thread's stack.
+        let deep = format!("x = {}1", "-".repeat(lexer_depth_limit() - 10));
+        assert!(parse_module(&deep).is_ok());
+        let deep = format!("x = {}1", "1 + ".repeat(lexer_depth_limit() - 10));
+        assert!(parse_module(&deep).is_ok());
         let ok = format!("x = {}1{}", "(".repeat(199), ")".repeat(199));
         assert_eq!(parse(&ok), "x = 1");
         let long = format!("x = [{}]", "1, ".repeat(30_000));
         assert!(parse_module(&long).is_ok());
         let long_line = format!("x = '{}'", "a".repeat(100_000));
         assert!(parse_module(&long_line).is_ok());
+    }
+
+    fn lexer_depth_limit() -> usize {
+        crate::lexer::MAX_EXPR_DEPTH
     }
 
     /// A small deterministic generator (no dependency needed).

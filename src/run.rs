@@ -82,16 +82,19 @@ pub fn run_source(rt: &Arc<Runtime>, source: &str, filename: &str, dis: bool) ->
     let mut vm = Vm::new(rt.clone());
     // An interpreter bug must not lose the program's output: flush what it printed, then
     // report the internal error (exit status 101, as a Rust panic).
-    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| vm.run_module(code))) {
-        Ok(r) => r,
-        Err(_) => {
-            if let Some(mut out) = rt.stdout.try_lock() {
-                out.flush();
+    let result =
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| vm.run_module(code))) {
+            Ok(r) => r,
+            Err(_) => {
+                if let Some(mut out) = rt.stdout.try_lock() {
+                    out.flush();
+                }
+                write_stderr(
+                    "toy: internal error (a bug in Toy, not in your program); please report it\n",
+                );
+                return 101;
             }
-            write_stderr("toy: internal error (a bug in Toy, not in your program); please report it\n");
-            return 101;
-        }
-    };
+        };
     let status = match result {
         Ok(_) => 0,
         Err(exc) => {

@@ -21,7 +21,6 @@ use crate::bytecode::Code;
 use crate::dict::{DictTable, SetTable};
 use crate::exceptions::{ExcKind, ExcObj};
 
-#[derive(Clone)]
 pub enum Value {
     None,
     Bool(bool),
@@ -43,6 +42,58 @@ pub enum Value {
     Type(TypeKind),
     Slice(Arc<SliceObj>),
     Native(Arc<NativeBox>),
+}
+
+/// Drop a value, skipping the (out-of-line) drop glue when it is an immediate: the dispatch
+/// loop pops and overwrites ints and bools far more often than anything else.
+#[inline(always)]
+pub fn discard(v: Value) {
+    if matches!(
+        v,
+        Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Type(_)
+    ) {
+        std::mem::forget(v);
+    } else {
+        drop(v);
+    }
+}
+
+#[inline(always)]
+pub fn discard_opt(v: Option<Value>) {
+    match v {
+        Some(v) => discard(v),
+        None => {}
+    }
+}
+
+impl Clone for Value {
+    /// Immediates copy; heap values bump their reference count. Written out (rather than
+    /// derived) so that it inlines into the dispatch loop.
+    #[inline(always)]
+    fn clone(&self) -> Value {
+        match self {
+            Value::None => Value::None,
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Int(i) => Value::Int(*i),
+            Value::Float(f) => Value::Float(*f),
+            Value::Type(t) => Value::Type(*t),
+            Value::BigInt(x) => Value::BigInt(Arc::clone(x)),
+            Value::Str(x) => Value::Str(Arc::clone(x)),
+            Value::List(x) => Value::List(Arc::clone(x)),
+            Value::Tuple(x) => Value::Tuple(Arc::clone(x)),
+            Value::Dict(x) => Value::Dict(Arc::clone(x)),
+            Value::Set(x) => Value::Set(Arc::clone(x)),
+            Value::Range(x) => Value::Range(Arc::clone(x)),
+            Value::Func(x) => Value::Func(Arc::clone(x)),
+            Value::Builtin(x) => Value::Builtin(Arc::clone(x)),
+            Value::Method(x) => Value::Method(Arc::clone(x)),
+            Value::Iter(x) => Value::Iter(Arc::clone(x)),
+            Value::Module(x) => Value::Module(Arc::clone(x)),
+            Value::Exc(x) => Value::Exc(Arc::clone(x)),
+            Value::Slice(x) => Value::Slice(Arc::clone(x)),
+            Value::Native(x) => Value::Native(Arc::clone(x)),
+        }
+    }
 }
 
 /// The result of anything that can raise a Toy exception.
@@ -156,7 +207,11 @@ impl RangeObj {
     }
     /// The bounds as i64 when they all fit (the common case).
     pub fn small(&self) -> Option<(i64, i64, i64)> {
-        Some((i64::try_from(self.start).ok()?, i64::try_from(self.stop).ok()?, i64::try_from(self.step).ok()?))
+        Some((
+            i64::try_from(self.start).ok()?,
+            i64::try_from(self.stop).ok()?,
+            i64::try_from(self.step).ok()?,
+        ))
     }
 }
 
@@ -340,8 +395,36 @@ pub enum TypeKind {
     Object,
     Slice,
     Exc(ExcKind),
-    /// A native object type, e.g. files and locks, named by its `type_name`.
-    Native(&'static str),
+    /// A native object type, e.g. files and locks (an interned type name, to keep the
+    /// enum — and so `Value` — two words small).
+    Native(NativeType),
+}
+
+/// The name of a native type, interned: `NativeType::of("dict_keys")`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct NativeType(u16);
+
+static NATIVE_TYPES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+impl NativeType {
+    pub fn of(name: &'static str) -> NativeType {
+        let mut names = NATIVE_TYPES.lock();
+        let i = match names.iter().position(|n| *n == name) {
+            Some(i) => i,
+            None => {
+                names.push(name);
+                names.len() - 1
+            }
+        };
+        NativeType(i as u16)
+    }
+    pub fn name(&self) -> &'static str {
+        NATIVE_TYPES
+            .lock()
+            .get(self.0 as usize)
+            .copied()
+            .unwrap_or("object")
+    }
 }
 
 impl TypeKind {
@@ -366,7 +449,7 @@ impl TypeKind {
             TypeKind::Object => "object",
             TypeKind::Slice => "slice",
             TypeKind::Exc(k) => k.name(),
-            TypeKind::Native(n) => n,
+            TypeKind::Native(n) => n.name(),
         }
     }
     /// Is `self` the same type as `other` or a subtype of it?
@@ -503,7 +586,7 @@ impl Value {
             Value::Exc(e) => TypeKind::Exc(e.kind),
             Value::Type(_) => TypeKind::Type,
             Value::Slice(_) => TypeKind::Slice,
-            Value::Native(n) => TypeKind::Native(n.0.type_name()),
+            Value::Native(n) => TypeKind::Native(NativeType::of(n.0.type_name())),
         }
     }
 

@@ -739,7 +739,13 @@ fn str_isnumeric(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
 }
 
 fn str_isdecimal(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    char_test(a, "isdecimal", |c| is_digit_char(c) && c.to_digit(10).is_some() || (c.is_numeric() && !c.is_ascii() && is_digit_char(c) && !matches!(c as u32, 0xb2 | 0xb3 | 0xb9 | 0x2070..=0x209f | 0x2460..=0x24ff)))
+    char_test(a, "isdecimal", |c| {
+        is_digit_char(c) && c.to_digit(10).is_some()
+            || (c.is_numeric()
+                && !c.is_ascii()
+                && is_digit_char(c)
+                && !matches!(c as u32, 0xb2 | 0xb3 | 0xb9 | 0x2070..=0x209f | 0x2460..=0x24ff))
+    })
 }
 fn str_isalpha(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     char_test(a, "isalpha", |c| c.is_alphabetic())
@@ -915,7 +921,12 @@ fn str_rpartition(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
 /// `{}` fields inside the spec, `{{`/`}}`.
 fn str_format(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "format")?;
-    let mut st = FormatState { pos: &a[1..], kw, auto: 0, manual: false };
+    let mut st = FormatState {
+        pos: &a[1..],
+        kw,
+        auto: 0,
+        manual: false,
+    };
     let out = format_template(vm, &s.s, &mut st, 0)?;
     Ok(Value::str(out))
 }
@@ -982,7 +993,10 @@ fn format_template(vm: &mut Vm, text: &str, st: &mut FormatState, depth: usize) 
                     None => (r, ""),
                 };
                 if cv.chars().count() != 1 {
-                    return err(ExcKind::ValueError, "expected ':' after conversion specifier");
+                    return err(
+                        ExcKind::ValueError,
+                        "expected ':' after conversion specifier",
+                    );
                 }
                 (Some(cv.to_string()), sp.to_string())
             } else if let Some(sp) = rest.strip_prefix(':') {
@@ -996,11 +1010,18 @@ fn format_template(vm: &mut Vm, text: &str, st: &mut FormatState, depth: usize) 
                 Some("s") => Value::str(ops::to_str(&v)),
                 Some("a") => Value::str(super::ascii_of(&ops::repr_plain(&v))),
                 Some(other) => {
-                    return err(ExcKind::ValueError, format!("Unknown conversion specifier {}", other))
+                    return err(
+                        ExcKind::ValueError,
+                        format!("Unknown conversion specifier {}", other),
+                    )
                 }
                 None => v,
             };
-            let spec = if spec.contains('{') { format_template(vm, &spec, st, depth + 1)? } else { spec };
+            let spec = if spec.contains('{') {
+                format_template(vm, &spec, st, depth + 1)?
+            } else {
+                spec
+            };
             out.push_str(&super::format_value(&v, &spec)?);
         } else if c == '}' {
             if i + 1 < fmt.len() && fmt[i + 1] == '}' {
@@ -1008,7 +1029,10 @@ fn format_template(vm: &mut Vm, text: &str, st: &mut FormatState, depth: usize) 
                 i += 2;
                 continue;
             }
-            return err(ExcKind::ValueError, "Single '}' encountered in format string");
+            return err(
+                ExcKind::ValueError,
+                "Single '}' encountered in format string",
+            );
         } else {
             out.push(c);
             i += 1;
@@ -1035,7 +1059,10 @@ fn format_field_value(vm: &mut Vm, name: &str, st: &mut FormatState) -> PResult<
             None => {
                 return err(
                     ExcKind::IndexError,
-                    format!("Replacement index {} out of range for positional args tuple", idx),
+                    format!(
+                        "Replacement index {} out of range for positional args tuple",
+                        idx
+                    ),
                 )
             }
         }
@@ -1052,20 +1079,30 @@ fn format_field_value(vm: &mut Vm, name: &str, st: &mut FormatState) -> PResult<
             None => {
                 return err(
                     ExcKind::IndexError,
-                    format!("Replacement index {} out of range for positional args tuple", idx),
+                    format!(
+                        "Replacement index {} out of range for positional args tuple",
+                        idx
+                    ),
                 )
             }
         }
     } else {
         match st.kw.iter().find(|(k, _)| **k == *first) {
             Some((_, v)) => v.clone(),
-            None => return Err(ExcObj::with_args(ExcKind::KeyError, vec![Value::str(first)])),
+            None => {
+                return Err(ExcObj::with_args(
+                    ExcKind::KeyError,
+                    vec![Value::str(first)],
+                ))
+            }
         }
     };
     let mut rest = &name[first_end..];
     while !rest.is_empty() {
         if let Some(r) = rest.strip_prefix('[') {
-            let close = r.find(']').ok_or_else(|| ExcObj::new(ExcKind::ValueError, "Missing ']' in format string"))?;
+            let close = r
+                .find(']')
+                .ok_or_else(|| ExcObj::new(ExcKind::ValueError, "Missing ']' in format string"))?;
             let key = &r[..close];
             let kv = match key.parse::<i64>() {
                 Ok(n) => Value::Int(n),
@@ -1078,7 +1115,10 @@ fn format_field_value(vm: &mut Vm, name: &str, st: &mut FormatState) -> PResult<
             v = vm.get_attr(&v, &r[..end])?;
             rest = &r[end..];
         } else {
-            return err(ExcKind::ValueError, "Only '.' or '[' may follow ']' in format field specifier");
+            return err(
+                ExcKind::ValueError,
+                "Only '.' or '[' may follow ']' in format field specifier",
+            );
         }
     }
     Ok(v)
@@ -1404,7 +1444,11 @@ impl NativeObj for DictView {
                 Err(_) => return Some(false),
             }
         }
-        Some(other_items.iter().all(|x| hash_value(x).map(|h| t.contains(h, x)).unwrap_or(false)))
+        Some(
+            other_items
+                .iter()
+                .all(|x| hash_value(x).map(|h| t.contains(h, x)).unwrap_or(false)),
+        )
     }
     fn iterable(&self) -> bool {
         true

@@ -203,7 +203,12 @@ pub fn len_of(v: &Value) -> PResult<usize> {
         Value::Set(s) => s.table.lock().len(),
         Value::Range(r) => match usize::try_from(r.len()) {
             Ok(n) if n <= i64::MAX as usize => n,
-            _ => return err(ExcKind::OverflowError, "Python int too large to convert to C ssize_t"),
+            _ => {
+                return err(
+                    ExcKind::OverflowError,
+                    "Python int too large to convert to C ssize_t",
+                )
+            }
         },
         Value::Native(n) => match n.0.get_attr(v, "__len__") {
             Some(Value::Int(i)) => i as usize,
@@ -736,9 +741,13 @@ fn b_pow(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
         let (b, e) = if e.is_negative() {
             // pow(b, -e, m) is the inverse of b modulo m, raised to e (Python 3.8+).
             let mm = m.abs();
-            let g = num_integer::Integer::extended_gcd(&num_integer::Integer::mod_floor(&b, &mm), &mm);
+            let g =
+                num_integer::Integer::extended_gcd(&num_integer::Integer::mod_floor(&b, &mm), &mm);
             if g.gcd != BigInt::from(1) {
-                return err(ExcKind::ValueError, "base is not invertible for the given modulus");
+                return err(
+                    ExcKind::ValueError,
+                    "base is not invertible for the given modulus",
+                );
             }
             (num_integer::Integer::mod_floor(&g.x, &mm), -e)
         } else {
@@ -1110,9 +1119,16 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
                 match v {
                     Value::Int(i) => Ok(*i as i128),
                     Value::Bool(b) => Ok(*b as i128),
-                    Value::BigInt(b) => num_traits::ToPrimitive::to_i128(&**b)
-                        .ok_or_else(|| ExcObj::new(ExcKind::OverflowError, "Python int too large to convert to C ssize_t")),
-                    _ => type_error(format!("'{}' object cannot be interpreted as an integer", v.type_name())),
+                    Value::BigInt(b) => num_traits::ToPrimitive::to_i128(&**b).ok_or_else(|| {
+                        ExcObj::new(
+                            ExcKind::OverflowError,
+                            "Python int too large to convert to C ssize_t",
+                        )
+                    }),
+                    _ => type_error(format!(
+                        "'{}' object cannot be interpreted as an integer",
+                        v.type_name()
+                    )),
                 }
             };
             let (start, stop, step) = match a.len() {
@@ -1130,7 +1146,7 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
         TypeKind::Type => {
             if a.len() == 1 {
                 return Ok(Value::Type(match &a[0] {
-                    Value::Iter(_) => TypeKind::Native(a[0].type_name()),
+                    Value::Iter(_) => TypeKind::Native(NativeType::of(a[0].type_name())),
                     v => v.type_kind(),
                 }));
             }

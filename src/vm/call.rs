@@ -67,15 +67,18 @@ impl Vm {
                 && code.kwonlycount == 0
                 && !code.is_generator
             {
-                // Fast path: arguments move straight from the stack into the locals.
-                let f = f.clone();
+                // Fast path: arguments move straight from the stack into the locals, and the
+                // function itself moves into the frame (no reference counting).
                 self.check_depth()?;
-                let nlocals = f.code.nlocals();
+                let nlocals = code.nlocals();
                 let locals_base = self.locals.len();
-                self.locals.extend(self.stack.drain(fidx + 1..).map(Some));
                 self.locals.resize(locals_base + nlocals, None);
-                self.stack.pop();
-                self.enter_frame(f, locals_base);
+                for k in (0..argc).rev() {
+                    self.locals[locals_base + k] = self.stack.pop();
+                }
+                if let Some(Value::Func(f)) = self.stack.pop() {
+                    self.enter_frame(f, locals_base);
+                }
                 return Ok(true);
             }
         }
@@ -108,8 +111,8 @@ impl Vm {
 
     /// Push the frame of `f`, whose locals already start at `locals_base`.
     fn enter_frame(&mut self, f: Arc<Function>, locals_base: usize) {
-        let code = f.code.clone();
         let mut cells = Vec::new();
+        let code = &f.code;
         if code.ncells() > 0 {
             for (ci, _) in code.cellvars.iter().enumerate() {
                 let init = code
@@ -122,8 +125,7 @@ impl Vm {
             cells.extend(f.closure.iter().cloned());
         }
         self.frames.push(Frame {
-            code,
-            globals: f.globals.clone(),
+            func: Some(f),
             cells,
             ip: 0,
             stack_base: self.stack.len(),
@@ -221,15 +223,13 @@ impl Vm {
 }
 
 fn make_generator(f: Arc<Function>, locals: Vec<Option<Value>>) -> Value {
-    let code = f.code.clone();
     let mut cells = Vec::new();
-    for _ in &code.cellvars {
+    for _ in &f.code.cellvars {
         cells.push(Cell::new(None));
     }
     cells.extend(f.closure.iter().cloned());
     let frame = Frame {
-        code,
-        globals: f.globals.clone(),
+        func: Some(f),
         cells,
         ip: 0,
         stack_base: 0,

@@ -37,7 +37,7 @@ impl LoopIter {
             Value::Range(r) if r.small().is_some() => {
                 let (cur, stop, step) = r.small().unwrap();
                 LoopIter::Range { cur, stop, step }
-            },
+            }
             Value::List(l) => LoopIter::List {
                 list: l.clone(),
                 idx: 0,

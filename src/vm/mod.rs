@@ -122,8 +122,10 @@ impl Runtime {
 }
 
 pub struct Frame {
-    pub code: Arc<Code>,
-    pub globals: Arc<Globals>,
+    /// The function running in this frame. While the frame executes, the dispatch loop holds
+    /// it (moved out of here, so a frame switch costs no reference counting); it is put back
+    /// before anything else can look at the frame (a call, an exception, a yield).
+    pub func: Option<Arc<Function>>,
     pub cells: Vec<Arc<Cell>>,
     pub ip: usize,
     pub stack_base: usize,
@@ -131,6 +133,15 @@ pub struct Frame {
     pub iter_base: usize,
     /// For a generator-expression frame: the generator object it belongs to.
     pub gen: Option<Arc<IterObj>>,
+}
+
+impl Frame {
+    /// The frame's function (never called on the frame the dispatch loop is running).
+    pub fn func(&self) -> &Arc<Function> {
+        self.func
+            .as_ref()
+            .expect("frame: its function is held by the running dispatch loop")
+    }
 }
 
 /// A suspended generator: its frame and the parts of the three stacks that belong to it.
@@ -172,10 +183,16 @@ impl Vm {
     /// Run a module's code object to completion.
     pub fn run_module(&mut self, code: Arc<Code>) -> PResult<Value> {
         let depth = self.frames.len();
-        let globals = self.rt.globals.clone();
+        let n = code.nlocals();
+        let func = Arc::new(Function {
+            code,
+            globals: self.rt.globals.clone(),
+            defaults: Vec::new(),
+            kwdefaults: Vec::new(),
+            closure: Vec::new(),
+        });
         self.frames.push(Frame {
-            code: code.clone(),
-            globals,
+            func: Some(func),
             cells: Vec::new(),
             ip: 0,
             stack_base: self.stack.len(),
@@ -183,7 +200,6 @@ impl Vm {
             iter_base: self.iters.len(),
             gen: None,
         });
-        let n = code.nlocals();
         self.locals.resize(self.locals.len() + n, None);
         self.run(depth)
     }
@@ -218,10 +234,14 @@ impl Vm {
     /// the last frame returned (or yielded).
     pub fn run(&mut self, stop_depth: usize) -> PResult<Value> {
         'frames: loop {
-            let (code, mut ip, stack_base, locals_base) = {
-                let f = self.frames.last().expect("run: no frame");
-                (f.code.clone(), f.ip, f.stack_base, f.locals_base)
-            };
+            let fi = self.frames.len() - 1;
+            let func: Arc<Function> = self.frames[fi]
+                .func
+                .take()
+                .expect("run: frame without a function");
+            let (mut ip, locals_base) = (self.frames[fi].ip, self.frames[fi].locals_base);
+            let code: &Code = &func.code;
+            let globals: &Globals = &func.globals;
             let instrs: &[Instr] = &code.instrs;
             let mut add_tb = true;
 
@@ -247,8 +267,25 @@ impl Vm {
             }
             macro_rules! save_ip {
                 () => {
-                    self.frames.last_mut().unwrap().ip = ip
+                    self.frames[fi].ip = ip
                 };
+            }
+            // Give the frame its function back (before a call or anything that inspects it).
+            macro_rules! restore {
+                () => {
+                    self.frames[fi].func = Some(func)
+                };
+            }
+            // Leave this frame for a call: give the function back, make the call (which may
+            // push a frame), and let the outer loop pick up whichever frame is on top.
+            macro_rules! call_out {
+                ($e:expr) => {{
+                    restore!();
+                    if let Err(e) = $e {
+                        self.unwind(e, true, stop_depth)?;
+                    }
+                    continue 'frames;
+                }};
             }
             macro_rules! check_breaker {
                 () => {
@@ -284,7 +321,10 @@ impl Vm {
                     },
                     Instr::StoreFast(i) => {
                         let v = pop!();
-                        self.locals[locals_base + i as usize] = Some(v);
+                        discard_opt(std::mem::replace(
+                            &mut self.locals[locals_base + i as usize],
+                            Some(v),
+                        ));
                     }
                     Instr::DeleteFast(i) => {
                         if self.locals[locals_base + i as usize].take().is_none() {
@@ -322,7 +362,6 @@ impl Vm {
                     }
                     Instr::LoadGlobal(slot) => {
                         let v = {
-                            let globals = &self.frames.last().unwrap().globals;
                             let slots = globals.slots.read();
                             let s = &slots[slot as usize];
                             match &s.value {
@@ -340,7 +379,6 @@ impl Vm {
                     }
                     Instr::StoreGlobal(slot) => {
                         let v = pop!();
-                        let globals = self.frames.last().unwrap().globals.clone();
                         let old = std::mem::replace(
                             &mut globals.slots.write()[slot as usize].value,
                             Some(v),
@@ -348,7 +386,6 @@ impl Vm {
                         drop(old);
                     }
                     Instr::DeleteGlobal(slot) => {
-                        let globals = self.frames.last().unwrap().globals.clone();
                         let old = globals.slots.write()[slot as usize].value.take();
                         if old.is_none() {
                             tri!(err(
@@ -402,9 +439,7 @@ impl Vm {
                             self.stack.remove(fidx + 1);
                             save_ip!();
                             check_breaker!();
-                            if tri!(self.call_from_stack(fidx, argc)) {
-                                continue 'frames;
-                            }
+                            call_out!(self.call_from_stack(fidx, argc));
                         }
                     }
                     Instr::Subscr => {
@@ -433,7 +468,7 @@ impl Vm {
                             .push(Value::Slice(Arc::new(SliceObj { lower, upper, step })));
                     }
                     Instr::Pop => {
-                        pop!();
+                        discard(pop!());
                     }
                     Instr::Dup => {
                         let v = top!().clone();
@@ -463,9 +498,10 @@ impl Vm {
                     Instr::Add => {
                         let b = pop!();
                         let a = self.stack.last_mut().unwrap();
-                        if let (Value::Int(x), Value::Int(y)) = (&*a, &b) {
+                        if let (Value::Int(x), Value::Int(y)) = (&mut *a, &b) {
                             if let Some(r) = x.checked_add(*y) {
-                                *a = Value::Int(r);
+                                *x = r;
+                                discard(b);
                                 continue;
                             }
                         }
@@ -476,9 +512,10 @@ impl Vm {
                     Instr::Sub => {
                         let b = pop!();
                         let a = self.stack.last_mut().unwrap();
-                        if let (Value::Int(x), Value::Int(y)) = (&*a, &b) {
+                        if let (Value::Int(x), Value::Int(y)) = (&mut *a, &b) {
                             if let Some(r) = x.checked_sub(*y) {
-                                *a = Value::Int(r);
+                                *x = r;
+                                discard(b);
                                 continue;
                             }
                         }
@@ -489,9 +526,10 @@ impl Vm {
                     Instr::Mul => {
                         let b = pop!();
                         let a = self.stack.last_mut().unwrap();
-                        if let (Value::Int(x), Value::Int(y)) = (&*a, &b) {
+                        if let (Value::Int(x), Value::Int(y)) = (&mut *a, &b) {
                             if let Some(r) = x.checked_mul(*y) {
-                                *a = Value::Int(r);
+                                *x = r;
+                                discard(b);
                                 continue;
                             }
                         }
@@ -499,17 +537,28 @@ impl Vm {
                         let r = tri!(ops::mul(&a, &b));
                         self.stack.push(r);
                     }
-                    Instr::Binary(op) => {
+                    Instr::Binary(op) | Instr::Inplace(op) => {
+                        let n = self.stack.len();
+                        if let (Value::Int(x), Value::Int(y)) =
+                            (&self.stack[n - 2], &self.stack[n - 1])
+                        {
+                            if let Some(r) = int_fast(op, *x, *y) {
+                                // Both operands are ints: overwrite in place, nothing to drop.
+                                self.stack.truncate(n - 1);
+                                if let Value::Int(slot) = &mut self.stack[n - 2] {
+                                    *slot = r;
+                                }
+                                continue;
+                            }
+                        }
                         let b = pop!();
                         let a = pop!();
-                        let r = tri!(ops::arith(ops::binop_from(op), &a, &b));
-                        self.stack.push(r);
-                    }
-                    Instr::Inplace(op) => {
-                        let b = pop!();
-                        let a = pop!();
-                        save_ip!();
-                        let r = tri!(ops::inplace(ops::binop_from(op), &a, &b, self));
+                        let r = if let Instr::Inplace(_) = instr {
+                            save_ip!();
+                            tri!(ops::inplace(ops::binop_from(op), &a, &b, self))
+                        } else {
+                            tri!(ops::arith(ops::binop_from(op), &a, &b))
+                        };
                         self.stack.push(r);
                     }
                     Instr::Neg => {
@@ -532,6 +581,21 @@ impl Vm {
                         self.stack.push(Value::Bool(!a.truthy()));
                     }
                     Instr::Lt | Instr::Le | Instr::Gt | Instr::Ge => {
+                        let n = self.stack.len();
+                        if let (Value::Int(x), Value::Int(y)) =
+                            (&self.stack[n - 2], &self.stack[n - 1])
+                        {
+                            let r = match instr {
+                                Instr::Lt => x < y,
+                                Instr::Le => x <= y,
+                                Instr::Gt => x > y,
+                                _ => x >= y,
+                            };
+                            discard(pop!());
+                            let slot = self.stack.last_mut().unwrap();
+                            discard(std::mem::replace(slot, Value::Bool(r)));
+                            continue;
+                        }
                         let b = pop!();
                         let a = pop!();
                         let r = if let (Value::Int(x), Value::Int(y)) = (&a, &b) {
@@ -552,15 +616,14 @@ impl Vm {
                         };
                         self.stack.push(Value::Bool(r));
                     }
-                    Instr::Eq => {
-                        let b = pop!();
-                        let a = pop!();
-                        self.stack.push(Value::Bool(ops::eq(&a, &b)));
-                    }
-                    Instr::Ne => {
-                        let b = pop!();
-                        let a = pop!();
-                        self.stack.push(Value::Bool(!ops::eq(&a, &b)));
+                    Instr::Eq | Instr::Ne => {
+                        let n = self.stack.len();
+                        let same = match (&self.stack[n - 2], &self.stack[n - 1]) {
+                            (Value::Int(x), Value::Int(y)) => x == y,
+                            (a, b) => ops::eq(a, b),
+                        };
+                        self.stack.truncate(n - 2);
+                        self.stack.push(Value::Bool(same == (instr == Instr::Eq)));
                     }
                     Instr::Is => {
                         let b = pop!();
@@ -588,10 +651,11 @@ impl Vm {
                     }
                     Instr::JumpIfFalse(t) => {
                         let v = pop!();
-                        let truth = match v {
-                            Value::Bool(b) => b,
-                            ref other => other.truthy(),
+                        let truth = match &v {
+                            Value::Bool(b) => *b,
+                            other => other.truthy(),
                         };
+                        discard(v);
                         if !truth {
                             if (t as usize) < ip {
                                 check_breaker!();
@@ -601,7 +665,9 @@ impl Vm {
                     }
                     Instr::JumpIfTrue(t) => {
                         let v = pop!();
-                        if v.truthy() {
+                        let truth = v.truthy();
+                        discard(v);
+                        if truth {
                             ip = t as usize;
                         }
                     }
@@ -779,7 +845,7 @@ impl Vm {
                         } else {
                             kwdefaults = vec![None; child.kwonlycount as usize];
                         }
-                        let frame = self.frames.last().unwrap();
+                        let frame = &self.frames[fi];
                         let closure = child
                             .free_sources
                             .iter()
@@ -787,7 +853,7 @@ impl Vm {
                             .collect();
                         let f = Function {
                             code: child,
-                            globals: frame.globals.clone(),
+                            globals: func.globals.clone(),
                             defaults,
                             kwdefaults,
                             closure,
@@ -798,9 +864,19 @@ impl Vm {
                         save_ip!();
                         check_breaker!();
                         let fidx = self.stack.len() - argc as usize - 1;
-                        if tri!(self.call_from_stack(fidx, argc as usize)) {
-                            continue 'frames;
+                        // Builtins run right here; Toy functions get a frame of their own.
+                        if let Value::Builtin(b) = &self.stack[fidx] {
+                            if b.bound.is_none() {
+                                let bf = b.func;
+                                let args: smallvec::SmallVec<[Value; 6]> =
+                                    self.stack.drain(fidx + 1..).collect();
+                                self.stack.pop();
+                                let r = tri!(bf(self, &args, &[]));
+                                self.stack.push(r);
+                                continue;
+                            }
                         }
+                        call_out!(self.call_from_stack(fidx, argc as usize));
                     }
                     Instr::CallKw(argc) => {
                         save_ip!();
@@ -818,28 +894,24 @@ impl Vm {
                         let argc = argc as usize;
                         let fidx = self.stack.len() - argc - 1;
                         let mut args = self.stack.split_off(fidx + 1);
-                        let func = pop!();
+                        let callee = pop!();
                         let kwvals = args.split_off(argc - nkw);
                         let kwargs: Vec<(Arc<str>, Value)> =
                             names.into_iter().zip(kwvals).collect();
-                        if tri!(self.call_general(func, args, kwargs)) {
-                            continue 'frames;
-                        }
+                        call_out!(self.call_general(callee, args, kwargs));
                     }
                     Instr::CallEx(flags) => {
                         save_ip!();
                         check_breaker!();
                         let kwargs = if flags & 1 != 0 { Some(pop!()) } else { None };
                         let args = pop!();
-                        let func = pop!();
+                        let callee = pop!();
                         let args = match args {
                             Value::Tuple(t) => t.items.to_vec(),
                             _ => Vec::new(),
                         };
                         let kw = tri!(call::kwargs_from_dict(kwargs.as_ref()));
-                        if tri!(self.call_general(func, args, kw)) {
-                            continue 'frames;
-                        }
+                        call_out!(self.call_general(callee, args, kw));
                     }
                     Instr::Return => {
                         let v = pop!();
@@ -860,6 +932,7 @@ impl Vm {
                     Instr::Yield => {
                         let v = pop!();
                         save_ip!();
+                        restore!();
                         let frame = self.frames.pop().unwrap();
                         let locals = self.locals.split_off(frame.locals_base);
                         let stack = self.stack.split_off(frame.stack_base);
@@ -1065,6 +1138,7 @@ impl Vm {
 
             // An instruction raised `error`: find a handler, unwinding frames as needed.
             save_ip!();
+            restore!();
             self.unwind(error, add_tb, stop_depth)?;
         }
     }
@@ -1077,12 +1151,13 @@ impl Vm {
             let at = frame.ip.saturating_sub(1);
             if add_tb {
                 exc.add_traceback(TbEntry {
-                    file: frame.code.filename.clone(),
-                    line: frame.code.line_at(at),
-                    func: frame.code.name.clone(),
+                    file: frame.func().code.filename.clone(),
+                    line: frame.func().code.line_at(at),
+                    func: frame.func().code.name.clone(),
                 });
             }
             let handler = frame
+                .func()
                 .code
                 .handlers
                 .iter()
@@ -1468,6 +1543,30 @@ fn dict_merge_kwargs(func: &Value, target: &Value, other: &Value) -> PResult<()>
         }
     }
     Ok(())
+}
+
+/// The int-by-int cases of the binary operators that need no allocation and cannot fail
+/// (None: take the general path, which also produces the errors).
+#[inline(always)]
+fn int_fast(op: u32, x: i64, y: i64) -> Option<i64> {
+    use crate::ast::BinOp;
+    match ops::binop_from(op) {
+        BinOp::Add => x.checked_add(y),
+        BinOp::Sub => x.checked_sub(y),
+        BinOp::Mul => x.checked_mul(y),
+        BinOp::FloorDiv if y > 0 && x >= 0 => Some(x / y),
+        BinOp::FloorDiv if y != 0 && y != -1 => Some(num_integer::Integer::div_floor(&x, &y)),
+        BinOp::Mod if y > 0 && x >= 0 => Some(x % y),
+        BinOp::Mod if y != 0 && y != -1 => Some(num_integer::Integer::mod_floor(&x, &y)),
+        BinOp::BitAnd => Some(x & y),
+        BinOp::BitOr => Some(x | y),
+        BinOp::BitXor => Some(x ^ y),
+        BinOp::RShift if (0..64).contains(&y) => Some(x >> y),
+        BinOp::LShift if (0..63).contains(&y) && x.unsigned_abs() < (1u64 << (62 - y)) => {
+            Some(x << y)
+        }
+        _ => None,
+    }
 }
 
 fn set_from(items: Vec<Value>) -> PResult<SetTable> {
