@@ -210,6 +210,20 @@ impl Vm {
         f()
     }
 
+    /// Everything a forked child must reset before it runs Toy code: it has only the forking
+    /// thread, a fresh GIL and no inherited locks in a held state. Called by the process
+    /// module right after `fork()` returns in the child.
+    pub fn after_fork_child(&mut self) {
+        // Output buffered before the fork was flushed by the parent (see `before_fork`).
+        self.rt.stdout.lock().discard();
+        crate::modules::reseed_random_after_fork();
+    }
+
+    /// Called in the parent right before `fork()`: nothing buffered may be printed twice.
+    pub fn before_fork(&mut self) {
+        self.rt.stdout.lock().flush();
+    }
+
     /// `time.sleep`: blocks without the GIL and wakes early for Ctrl-C.
     pub fn sleep(&mut self, d: std::time::Duration) -> PResult<()> {
         let deadline = std::time::Instant::now() + d;
