@@ -495,6 +495,25 @@ pub trait NativeObj: Send + Sync {
     fn iterable(&self) -> bool {
         false
     }
+    /// `obj.name = v` (None: the object has no settable attributes).
+    fn set_attr(&self, vm: &mut crate::vm::Vm, name: &str, v: Value) -> Option<PResult<()>> {
+        let _ = (vm, name, v);
+        None
+    }
+    /// `obj[idx]` (None: not subscriptable).
+    fn get_item(&self, vm: &mut crate::vm::Vm, idx: &Value) -> Option<PResult<Value>> {
+        let _ = (vm, idx);
+        None
+    }
+    /// `obj[idx] = v` (None: no item assignment).
+    fn set_item(&self, vm: &mut crate::vm::Vm, idx: &Value, v: Value) -> Option<PResult<()>> {
+        let _ = (vm, idx, v);
+        None
+    }
+    /// `len(obj)` (None: no length).
+    fn len(&self) -> Option<usize> {
+        None
+    }
     /// Equality with another value, for objects that have one (dict views compare as sets).
     fn eq_value(&self, other: &Value) -> Option<bool> {
         let _ = other;

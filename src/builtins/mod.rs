@@ -106,7 +106,8 @@ pub fn table() -> FxHashMap<&'static str, Value> {
 // ---------------------------------------------------------------------------------------------
 
 fn b_print(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    let k = args::kw("print", kw, &["sep", "end", "flush", "file"])?;
+    let k = args::parse("print", &[], kw, &["sep", "end", "file", "flush"], 0, 0, 0)?;
+    let k: Vec<Option<&Value>> = vec![k[0].as_ref(), k[1].as_ref(), k[3].as_ref(), k[2].as_ref()];
     let sep = match k[0] {
         None | Some(Value::None) => " ".to_string(),
         Some(Value::Str(s)) => s.s.clone(),
@@ -165,8 +166,8 @@ fn b_displayhook(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::None)
 }
 
-fn b_input(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::range("input", a, 0, 1)?;
+fn b_input(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::positional("input", "input", a, kw, 0, 1)?;
     if let Some(p) = a.first() {
         let mut out = vm.rt.stdout.lock();
         out.write(&ops::to_str(p));
@@ -210,6 +211,7 @@ pub fn len_of(v: &Value) -> PResult<usize> {
                 )
             }
         },
+        Value::Native(n) if n.0.len().is_some() => n.0.len().unwrap_or(0),
         Value::Native(n) => match n.0.get_attr(v, "__len__") {
             Some(Value::Int(i)) => i as usize,
             _ => return type_error(format!("object of type '{}' has no len()", v.type_name())),
@@ -219,13 +221,12 @@ pub fn len_of(v: &Value) -> PResult<usize> {
 }
 
 fn b_len(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    args::no_kwargs("len", kw)?;
-    args::exact("len", a, 1)?;
+    args::onearg("len", a, kw)?;
     Ok(Value::Int(len_of(&a[0])? as i64))
 }
 
-fn b_abs(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("abs", a, 1)?;
+fn b_abs(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::onearg("abs", a, kw)?;
     Ok(match &a[0] {
         Value::Int(i) => match i.checked_abs() {
             Some(r) => Value::Int(r),
@@ -239,12 +240,14 @@ fn b_abs(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
 }
 
 fn min_max(vm: &mut Vm, a: &[Value], kw: Kw, name: &str, want_less: bool) -> PResult<Value> {
-    let k = args::kw(name, kw, &["key", "default"])?;
+    if a.is_empty() {
+        return type_error(format!("{} expected at least 1 argument, got 0", name));
+    }
+    let k = args::parse(name, &[], kw, &["key", "default"], 0, 0, 0)?;
+    let k: Vec<Option<&Value>> = k.iter().map(|v| v.as_ref()).collect();
     let key = k[0].filter(|v| !matches!(v, Value::None)).cloned();
     let items = if a.len() == 1 {
         vm.collect_iterable(&a[0])?
-    } else if a.is_empty() {
-        return type_error(format!("{} expected at least 1 argument, got 0", name));
     } else {
         if k[1].is_some() {
             return type_error(format!(
@@ -296,9 +299,8 @@ fn b_max(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 }
 
 fn b_sum(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    let k = args::kw("sum", kw, &["start"])?;
-    args::range("sum", a, 1, 2)?;
-    let mut acc = a.get(1).or(k[0]).cloned().unwrap_or(Value::Int(0));
+    let k = args::parse("sum", a, kw, &["iterable", "start"], 1, 1, 2)?;
+    let mut acc = k[1].clone().unwrap_or(Value::Int(0));
     match &acc {
         Value::Str(_) => return type_error("sum() can't sum strings [use ''.join(seq) instead]"),
         Value::List(_) | Value::Tuple(_) => {}
@@ -406,19 +408,18 @@ fn merge_sort(v: Vec<usize>, lt: &dyn Fn(usize, usize) -> PResult<bool>) -> PRes
 }
 
 fn b_sorted(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    let k = args::kw("sorted", kw, &["key", "reverse"])?;
-    if a.len() != 1 {
-        return type_error(format!("sorted expected 1 argument, got {}", a.len()));
-    }
+    args::check_positional("sorted", a.len(), 1, 1)?;
     let mut items = vm.collect_iterable(&a[0])?;
+    let k = args::parse("sort", &[], kw, &["key", "reverse"], 0, 0, 0)?;
+    let k: Vec<Option<&Value>> = k.iter().map(|v| v.as_ref()).collect();
     let key = k[0].filter(|v| !matches!(v, Value::None));
     let reverse = k[1].map(|v| v.truthy()).unwrap_or(false);
     sort_values(vm, &mut items, key, reverse)?;
     Ok(Value::list(items))
 }
 
-fn b_reversed(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("reversed", a, 1)?;
+fn b_reversed(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::positional("reversed", "reversed", a, kw, 1, 1)?;
     let items = match &a[0] {
         Value::List(_) | Value::Tuple(_) | Value::Str(_) | Value::Range(_) => {
             vm.collect_iterable(&a[0])?
@@ -432,44 +433,196 @@ fn b_reversed(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
 }
 
 fn b_enumerate(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    let k = args::kw("enumerate", kw, &["start", "iterable"])?;
-    let it = a.first().or(k[1]).ok_or_else(|| {
-        ExcObj::new(
-            ExcKind::TypeError,
-            "enumerate() missing required argument 'iterable' (pos 1)",
-        )
-    })?;
-    let start = match a.get(1).or(k[0]) {
-        Some(v) => ops::as_index(v, || {
-            format!(
-                "'{}' object cannot be interpreted as an integer",
-                v.type_name()
-            )
-        })?,
-        None => 0,
+    // CPython's enum_vectorcall, argument by argument.
+    let bad = |k: &str| -> PResult<Value> {
+        type_error(format!("'{}' is an invalid keyword argument for enumerate()", k))
+    };
+    let (nargs, nkw) = (a.len(), kw.len());
+    let (it, start): (&Value, Option<&Value>) = match nargs + nkw {
+        2 => match nkw {
+            0 => (&a[0], Some(&a[1])),
+            1 => {
+                if &*kw[0].0 != "start" {
+                    return bad(&kw[0].0);
+                }
+                (&a[0], Some(&kw[0].1))
+            }
+            _ => {
+                if &*kw[0].0 == "start" {
+                    if &*kw[1].0 != "iterable" {
+                        return bad(&kw[1].0);
+                    }
+                    (&kw[1].1, Some(&kw[0].1))
+                } else {
+                    if &*kw[0].0 != "iterable" {
+                        return bad(&kw[0].0);
+                    }
+                    if &*kw[1].0 != "start" {
+                        return bad(&kw[1].0);
+                    }
+                    (&kw[0].1, Some(&kw[1].1))
+                }
+            }
+        },
+        1 => {
+            if nkw == 1 {
+                if &*kw[0].0 != "iterable" {
+                    return bad(&kw[0].0);
+                }
+                (&kw[0].1, None)
+            } else {
+                (&a[0], None)
+            }
+        }
+        _ if nargs == 0 => {
+            return type_error("enumerate() missing required argument 'iterable'");
+        }
+        n => {
+            return type_error(format!(
+                "enumerate() takes at most 2 arguments ({} given)",
+                n
+            ))
+        }
     };
     let inner = crate::vm::iter::make_iter(it)?;
-    Ok(Value::iter(IterState::Enumerate {
-        inner,
-        count: start,
-    }))
+    let start = match start {
+        None => BigInt::zero(),
+        Some(v) => match ops::to_bigint(v) {
+            Some(b) if !matches!(v, Value::Float(_)) => b,
+            _ => {
+                return type_error(format!(
+                    "'{}' object cannot be interpreted as an integer",
+                    v.type_name()
+                ))
+            }
+        },
+    };
+    match start.to_i64() {
+        Some(c) if (i64::MIN / 2..i64::MAX / 2).contains(&c) => {
+            Ok(Value::iter(IterState::Enumerate { inner, count: c }))
+        }
+        _ => Ok(Value::native(BigEnumerate {
+            inner,
+            count: parking_lot::Mutex::new(start),
+        })),
+    }
+}
+
+/// `enumerate(it, start)` with a start too large for the VM's machine-int counter.
+struct BigEnumerate {
+    inner: Value,
+    count: parking_lot::Mutex<BigInt>,
+}
+
+impl NativeObj for BigEnumerate {
+    fn type_name(&self) -> &'static str {
+        "enumerate"
+    }
+    fn repr(&self) -> String {
+        format!("<enumerate object at {:#x}>", self as *const _ as usize)
+    }
+    fn get_attr(&self, _this: &Value, _name: &str) -> Option<Value> {
+        None
+    }
+    fn iterable(&self) -> bool {
+        true
+    }
+    fn next(&self, vm: &mut Vm) -> PResult<Option<Value>> {
+        let Some(v) = vm.next_value(&self.inner)? else {
+            return Ok(None);
+        };
+        let mut c = self.count.lock();
+        let n = Value::from_bigint(c.clone());
+        *c += 1;
+        Ok(Some(Value::tuple(vec![n, v])))
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 fn b_zip(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    let _ = args::kw("zip", kw, &["strict"])?;
+    let k = args::parse("zip", &[], kw, &["strict"], 0, 0, 0)?;
+    let strict = k[0].as_ref().map(|v| v.truthy()).unwrap_or(false);
     let mut inners = Vec::new();
-    for (i, x) in a.iter().enumerate() {
-        match crate::vm::iter::make_iter(x) {
-            Ok(it) => inners.push(it),
-            Err(_) => {
-                return type_error(format!("zip argument #{} must support iteration", i + 1));
-            }
-        }
+    for x in a {
+        inners.push(crate::vm::iter::make_iter(x)?);
+    }
+    if strict && inners.len() > 1 {
+        return Ok(Value::native(StrictZip {
+            inners: parking_lot::Mutex::new(Some(inners)),
+        }));
     }
     Ok(Value::iter(IterState::Zip { inners }))
 }
 
-fn b_map(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+/// `zip(..., strict=True)`: raises ValueError when the arguments' lengths differ.
+struct StrictZip {
+    /// None once exhausted.
+    inners: parking_lot::Mutex<Option<Vec<Value>>>,
+}
+
+impl NativeObj for StrictZip {
+    fn type_name(&self) -> &'static str {
+        "zip"
+    }
+    fn repr(&self) -> String {
+        format!("<zip object at {:#x}>", self as *const _ as usize)
+    }
+    fn get_attr(&self, _this: &Value, _name: &str) -> Option<Value> {
+        None
+    }
+    fn iterable(&self) -> bool {
+        true
+    }
+    fn next(&self, vm: &mut Vm) -> PResult<Option<Value>> {
+        let Some(inners) = self.inners.lock().clone() else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(inners.len());
+        for (i, it) in inners.iter().enumerate() {
+            match vm.next_value(it)? {
+                Some(v) => out.push(v),
+                None => {
+                    *self.inners.lock() = None;
+                    let plural = |i: usize| if i == 1 { " " } else { "s 1-" };
+                    if i > 0 {
+                        return err(
+                            ExcKind::ValueError,
+                            format!(
+                                "zip() argument {} is shorter than argument{}{}",
+                                i + 1,
+                                plural(i),
+                                i
+                            ),
+                        );
+                    }
+                    for (j, other) in inners.iter().enumerate().skip(1) {
+                        if vm.next_value(other)?.is_some() {
+                            return err(
+                                ExcKind::ValueError,
+                                format!(
+                                    "zip() argument {} is longer than argument{}{}",
+                                    j + 1,
+                                    plural(j),
+                                    j
+                                ),
+                            );
+                        }
+                    }
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(Value::tuple(out)))
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+fn b_map(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::no_kwargs("map", kw)?;
     if a.len() < 2 {
         return type_error("map() must have at least two arguments.");
     }
@@ -483,10 +636,8 @@ fn b_map(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     }))
 }
 
-fn b_filter(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    if a.len() != 2 {
-        return type_error(format!("filter expected 2 arguments, got {}", a.len()));
-    }
+fn b_filter(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::positional("filter", "filter", a, kw, 2, 2)?;
     let inner = crate::vm::iter::make_iter(&a[1])?;
     Ok(Value::iter(IterState::Filter {
         func: a[0].clone(),
@@ -494,8 +645,8 @@ fn b_filter(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     }))
 }
 
-fn b_any(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("any", a, 1)?;
+fn b_any(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::onearg("any", a, kw)?;
     let mut it = crate::vm::LoopIter::new(&a[0])?;
     while let Some(x) = vm.loop_next(&mut it)? {
         if x.truthy() {
@@ -505,8 +656,8 @@ fn b_any(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::Bool(false))
 }
 
-fn b_all(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("all", a, 1)?;
+fn b_all(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::onearg("all", a, kw)?;
     let mut it = crate::vm::LoopIter::new(&a[0])?;
     while let Some(x) = vm.loop_next(&mut it)? {
         if !x.truthy() {
@@ -516,8 +667,8 @@ fn b_all(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::Bool(true))
 }
 
-fn b_repr(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("repr", a, 1)?;
+fn b_repr(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::onearg("repr", a, kw)?;
     Ok(Value::str(ops::repr_plain(&a[0])))
 }
 
@@ -539,8 +690,8 @@ pub fn ascii_of(s: &str) -> String {
     out
 }
 
-fn b_ascii(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("ascii", a, 1)?;
+fn b_ascii(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::onearg("ascii", a, kw)?;
     Ok(Value::str(ascii_of(&ops::repr_plain(&a[0]))))
 }
 
@@ -560,20 +711,18 @@ fn type_matches(v: &Value, t: &Value) -> PResult<bool> {
     }
 }
 
-fn b_isinstance(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    if a.len() != 2 {
-        return type_error(format!("isinstance expected 2 arguments, got {}", a.len()));
-    }
+fn b_isinstance(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::positional("isinstance", "isinstance", a, kw, 2, 2)?;
     Ok(Value::Bool(type_matches(&a[0], &a[1])?))
 }
 
-fn b_hash(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("hash", a, 1)?;
+fn b_hash(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::onearg("hash", a, kw)?;
     Ok(Value::Int(hash_value(&a[0])?))
 }
 
-fn b_id(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("id", a, 1)?;
+fn b_id(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::onearg("id", a, kw)?;
     Ok(Value::Int(match &a[0] {
         Value::Int(i) => 0x7f00_0000_0000 + i.wrapping_mul(32),
         Value::None => 0x7f00_0000_0010,
@@ -587,14 +736,9 @@ fn b_id(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
 }
 
 fn b_round(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    let k = args::kw("round", kw, &["ndigits", "number"])?;
-    let number = match (a.first(), k[1]) {
-        (Some(n), None) => n,
-        (None, Some(n)) => n,
-        _ => return type_error("round() missing required argument 'number' (pos 1)"),
-    };
-    args::range("round", a, 0, 2)?;
-    let nd = a.get(1).or(k[0]).filter(|v| !matches!(v, Value::None));
+    let k = args::parse("round", a, kw, &["number", "ndigits"], 0, 1, 2)?;
+    let number = k[0].as_ref().unwrap();
+    let nd = k[1].as_ref().filter(|v| !matches!(v, Value::None));
     let a = std::slice::from_ref(number);
     match (&a[0], nd) {
         (Value::Float(f), None) => {
@@ -692,10 +836,8 @@ pub fn float_to_int(f: f64) -> Value {
     }
 }
 
-fn b_divmod(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    if a.len() != 2 {
-        return type_error(format!("divmod expected 2 arguments, got {}", a.len()));
-    }
+fn b_divmod(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::positional("divmod", "divmod", a, kw, 2, 2)?;
     let (x, y) = (&a[0], &a[1]);
     let numeric = |v: &Value| {
         matches!(
@@ -724,8 +866,10 @@ fn b_divmod(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::tuple(vec![q, r]))
 }
 
-fn b_pow(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::range("pow", a, 2, 3)?;
+fn b_pow(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let k = args::parse("pow", a, kw, &["base", "exp", "mod"], 0, 2, 3)?;
+    let a: Vec<Value> = k.into_iter().flatten().collect();
+    let a = &a[..];
     if a.len() == 3 && !matches!(a[2], Value::None) {
         let (b, e, m) = (
             ops::to_bigint(&a[0]),
@@ -764,8 +908,8 @@ fn b_pow(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     ops::arith(crate::ast::BinOp::Pow, &a[0], &a[1])
 }
 
-fn b_chr(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("chr", a, 1)?;
+fn b_chr(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::onearg("chr", a, kw)?;
     let i = match &a[0] {
         Value::Int(i) => *i,
         Value::Bool(b) => *b as i64,
@@ -788,8 +932,8 @@ fn b_chr(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     }
 }
 
-fn b_ord(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("ord", a, 1)?;
+fn b_ord(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::onearg("ord", a, kw)?;
     match &a[0] {
         Value::Str(s) => {
             let n = s.char_len();
@@ -808,8 +952,8 @@ fn b_ord(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     }
 }
 
-fn radix(a: &[Value], name: &str, base: u32, prefix: &str) -> PResult<Value> {
-    args::exact(name, a, 1)?;
+fn radix(a: &[Value], kw: Kw, name: &str, base: u32, prefix: &str) -> PResult<Value> {
+    args::onearg(name, a, kw)?;
     let Some(b) = ops::to_bigint(&a[0]) else {
         return type_error(format!(
             "'{}' object cannot be interpreted as an integer",
@@ -825,23 +969,26 @@ fn radix(a: &[Value], name: &str, base: u32, prefix: &str) -> PResult<Value> {
     )))
 }
 
-fn b_hex(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    radix(a, "hex", 16, "0x")
+fn b_hex(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    radix(a, kw, "hex", 16, "0x")
 }
-fn b_bin(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    radix(a, "bin", 2, "0b")
+fn b_bin(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    radix(a, kw, "bin", 2, "0b")
 }
-fn b_oct(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    radix(a, "oct", 8, "0o")
+fn b_oct(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    radix(a, kw, "oct", 8, "0o")
 }
 
-fn b_iter(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::range("iter", a, 1, 1)?;
+fn b_iter(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::positional("iter", "iter", a, kw, 1, 2)?;
+    if a.len() == 2 {
+        return type_error("iter(v, w): v must be callable");
+    }
     crate::vm::iter::make_iter(&a[0])
 }
 
-fn b_next(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::range("next", a, 1, 2)?;
+fn b_next(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::positional("next", "next", a, kw, 1, 2)?;
     if !matches!(&a[0], Value::Iter(_)) && !matches!(&a[0], Value::Native(n) if n.0.iterable()) {
         return type_error(format!("'{}' object is not an iterator", a[0].type_name()));
     }
@@ -854,16 +1001,16 @@ fn b_next(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     }
 }
 
-fn b_callable(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("callable", a, 1)?;
+fn b_callable(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::onearg("callable", a, kw)?;
     Ok(Value::Bool(matches!(
         &a[0],
         Value::Func(_) | Value::Builtin(_) | Value::Type(_) | Value::Method(_)
     )))
 }
 
-fn b_format(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::range("format", a, 1, 2)?;
+fn b_format(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::positional("format", "format", a, kw, 1, 2)?;
     let spec = match a.get(1) {
         Some(Value::Str(s)) => s.s.clone(),
         Some(v) => {

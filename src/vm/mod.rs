@@ -459,7 +459,16 @@ impl Vm {
                     Instr::Subscr => {
                         let idx = pop!();
                         let obj = pop!();
-                        let v = tri!(crate::builtins::subscript::get_item(&obj, &idx));
+                        let v = if let Value::Native(n) = &obj {
+                            save_ip!();
+                            let n = n.clone();
+                            match n.0.get_item(self, &idx) {
+                                Some(r) => tri!(r),
+                                None => tri!(crate::builtins::subscript::get_item(&obj, &idx)),
+                            }
+                        } else {
+                            tri!(crate::builtins::subscript::get_item(&obj, &idx))
+                        };
                         self.stack.push(v);
                     }
                     Instr::StoreSubscr => {
@@ -467,7 +476,18 @@ impl Vm {
                         let obj = pop!();
                         let v = pop!();
                         save_ip!();
-                        tri!(crate::builtins::subscript::set_item(self, &obj, &idx, v));
+                        if let Value::Native(n) = &obj {
+                            let n = n.clone();
+                            match n.0.set_item(self, &idx, v) {
+                                Some(r) => tri!(r),
+                                None => tri!(type_error(format!(
+                                    "'{}' object does not support item assignment",
+                                    obj.type_name()
+                                ))),
+                            }
+                        } else {
+                            tri!(crate::builtins::subscript::set_item(self, &obj, &idx, v));
+                        }
                     }
                     Instr::DeleteSubscr => {
                         let idx = pop!();
@@ -1431,6 +1451,16 @@ impl Vm {
             Value::Module(m) => {
                 m.set(name, v);
                 Ok(())
+            }
+            Value::Native(n) => {
+                let n = n.clone();
+                match n.0.set_attr(self, name, v) {
+                    Some(r) => r,
+                    None => err(
+                        ExcKind::AttributeError,
+                        format!("'{}' object has no attribute '{}'", obj.type_name(), name),
+                    ),
+                }
             }
             _ => {
                 let has = self.get_attr(obj, name).is_ok();
