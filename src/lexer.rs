@@ -10,9 +10,8 @@
 //! positions are 1-based line/column (in characters), computed incrementally, so the parser
 //! never has to map byte offsets back to lines.
 //!
-//! The layer also guards the later stages against stack overflow: bracket nesting is limited
-//! to 200 (as CPython) and a cheap token-count bound on the depth of the expression tree a
-//! statement can produce is kept below `MAX_EXPR_DEPTH` (CPython gives up near 3000).
+//! Bracket nesting is limited to 200, as in CPython (the parser limits the depth of expression
+//! trees, so that the later, recursive stages cannot overflow the stack).
 
 use std::collections::VecDeque;
 
@@ -25,12 +24,6 @@ use crate::ast::{IntLit, Pos, SyntaxError};
 pub const MAX_BRACKET_DEPTH: usize = 200;
 /// Deepest indentation accepted (CPython's tokenizer MAXINDENT).
 pub const MAX_INDENT_DEPTH: usize = 100;
-/// Upper bound on the nesting depth of the expression tree of one statement. The bound is
-/// computed from token counts (see `Group`), so real trees are shallower; the compiler may
-/// rely on expression trees never being deeper than this.
-pub const MAX_EXPR_DEPTH: usize = 1500;
-/// The same bound for the expression inside an f-string replacement field.
-pub const MAX_FSTRING_EXPR_DEPTH: usize = 200;
 
 /// A token triple as lalrpop wants it.
 pub type Spanned<'s> = (Pos, Tok<'s>, Pos);
@@ -82,6 +75,9 @@ pub enum Tok<'s> {
     Dedent,
     StartModule,
     StartExpr,
+    /// The `(` of `with (a as b, c):` (whose items are in parentheses), told apart from the
+    /// `(` of an expression by looking ahead for `):`.
+    WithLParen,
     Str(Box<StrLit<'s>>),
     /// A string literal whose contents are invalid (a bad escape, a malformed f-string).
     /// CPython reports these from the parser, so a tokenizer error later in the file still
@@ -397,43 +393,6 @@ impl<'s> Cursor<'s> {
     }
 }
 
-/// Bookkeeping for the expression-depth bound of one bracket group (or of the statement).
-///
-/// Every inner node on a root-to-leaf path of the tree owns at least one operator, keyword or
-/// bracket token at its own bracket level that deeper nodes of the path do not, and a path
-/// enters at most one nested group per level and ends at one leaf, so `such tokens at this
-/// level + deepest nested group + 1` bounds the depth. Operands (names, literals) are leaves
-/// and are not counted. Commas (and `;`, `=`, `:` at statement level) separate sibling
-/// subtrees, so the count restarts there (at 1, for the collection node), except after a
-/// `lambda`, whose parameter list contains commas. A run of operands joined by `or`, `and` and
-/// comparison operators nests at most one node per operator class (`a or b and c < d`), so
-/// each class counts once per run. An f-string counts as an operand: the expressions inside
-/// it are bounded separately (`MAX_FSTRING_EXPR_DEPTH`).
-#[derive(Default, Clone)]
-struct Group {
-    count: usize,
-    child: usize,
-    best: usize,
-    lambda: bool,
-    /// The classes (bits) of the `and`/`or`/comparison operators seen in the current run of
-    /// operands and such operators.
-    flat: u8,
-}
-
-impl Group {
-    fn bound(&self) -> usize {
-        self.best.max(self.count + self.child + 1)
-    }
-    fn separate(&mut self) {
-        if !self.lambda {
-            self.best = self.bound();
-            self.count = 1;
-            self.child = 0;
-            self.flat = 0;
-        }
-    }
-}
-
 /// A summary of a token the parser has received, for the parser's error messages.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TokInfo {
@@ -483,10 +442,10 @@ pub struct Lexer<'s> {
     brackets: Vec<(u8, Pos, Role)>,
     /// The last token processed can end an expression (so a `(` after it opens a call).
     after_operand: bool,
+    /// The last token processed was `with`.
+    after_with: bool,
     /// 1 after `def`, 2 after `def NAME` (to recognise the parameter list's bracket).
     def_state: u8,
-    groups: Vec<Group>,
-    depth_limit: usize,
     /// Byte offset where the current physical line starts.
     line_begin: usize,
     at_line_start: bool,
@@ -504,15 +463,15 @@ impl<'s> Lexer<'s> {
     /// A lexer for a module (file, `-c` code or REPL input). Newlines should be `\n`
     /// (`parser::parse_module` normalises `\r\n` and `\r`).
     pub fn new(src: &'s str) -> Self {
-        Self::with_mode(src, Pos { line: 1, col: 1 }, false, MAX_EXPR_DEPTH)
+        Self::with_mode(src, Pos { line: 1, col: 1 }, false)
     }
 
     /// A lexer for the expression of an f-string field that starts at `base`.
     pub fn for_expression(src: &'s str, base: Pos) -> Self {
-        Self::with_mode(src, base, true, MAX_FSTRING_EXPR_DEPTH)
+        Self::with_mode(src, base, true)
     }
 
-    fn with_mode(src: &'s str, base: Pos, expr_mode: bool, depth_limit: usize) -> Self {
+    fn with_mode(src: &'s str, base: Pos, expr_mode: bool) -> Self {
         let mut raw = Tok::lexer(src);
         let mut line_begin = 0;
         if src.starts_with('\u{feff}') {
@@ -531,8 +490,7 @@ impl<'s> Lexer<'s> {
             brackets: Vec::new(),
             def_state: 0,
             after_operand: false,
-            groups: vec![Group::default()],
-            depth_limit,
+            after_with: false,
             line_begin,
             at_line_start: !expr_mode,
             expr_mode,
@@ -759,56 +717,6 @@ impl<'s> Lexer<'s> {
         Ok(())
     }
 
-    /// Updates the expression-depth bound for a token at the current bracket level.
-    fn bound_token(&mut self, tok: &Tok<'s>, start: usize) -> Result<(), SyntaxError> {
-        let top_level = self.groups.len() == 1;
-        let Some(g) = self.groups.last_mut() else {
-            return Ok(());
-        };
-        let class = match tok {
-            Tok::And => 1,
-            Tok::Or => 2,
-            Tok::EqEq
-            | Tok::NotEq
-            | Tok::Less
-            | Tok::LessEq
-            | Tok::Greater
-            | Tok::GreaterEq
-            | Tok::In
-            | Tok::Is => 4,
-            _ => 0,
-        };
-        let operand = matches!(
-            tok,
-            Tok::Name(_)
-                | Tok::Int(_)
-                | Tok::Float(_)
-                | Tok::Str(_)
-                | Tok::True
-                | Tok::False
-                | Tok::None
-                | Tok::Ellipsis
-        );
-        if !(operand || g.flat & class != 0) {
-            g.count += 1;
-        }
-        if class != 0 {
-            g.flat |= class;
-        } else if !operand {
-            g.flat = 0;
-        }
-        match tok {
-            Tok::Lambda => g.lambda = true,
-            Tok::Comma => g.separate(),
-            Tok::Semi | Tok::Assign | Tok::Colon if top_level => g.separate(),
-            _ => {}
-        }
-        if g.bound() > self.depth_limit {
-            return Err(self.error_at(start, "too many nested expressions"));
-        }
-        Ok(())
-    }
-
     /// Processes one raw token (not a newline or comment): layout, brackets, literals.
     fn token(&mut self, tok: Tok<'s>, start: usize, end: usize) -> Result<(), SyntaxError> {
         self.pending_continuation = None;
@@ -855,7 +763,6 @@ impl<'s> Lexer<'s> {
                 }
             },
             Tok::LParen | Tok::LBracket | Tok::LBrace => {
-                self.bound_token(&tok, start)?;
                 if self.brackets.len() >= MAX_BRACKET_DEPTH {
                     return Err(SyntaxError::new("too many nested parentheses", pos));
                 }
@@ -869,7 +776,11 @@ impl<'s> Lexer<'s> {
                 };
                 self.brackets.push((b, pos, role));
                 self.def_state = 0;
-                self.groups.push(Group::default());
+                let tok = if self.after_with && b == b'(' && self.parenthesized_with_items() {
+                    Tok::WithLParen
+                } else {
+                    tok
+                };
                 return self.push(tok, end, pos, first_of_line, enclosing);
             }
             Tok::RParen | Tok::RBracket | Tok::RBrace => {
@@ -887,10 +798,6 @@ impl<'s> Lexer<'s> {
                     }
                     return Err(SyntaxError::new(msg, pos));
                 }
-                let inner = self.groups.pop().map_or(0, |g| g.bound()) + 1;
-                if let Some(g) = self.groups.last_mut() {
-                    g.child = g.child.max(inner);
-                }
                 tok
             }
             Tok::Assign | Tok::Comma | Tok::For => {
@@ -906,8 +813,35 @@ impl<'s> Lexer<'s> {
             }
             _ => tok,
         };
-        self.bound_token(&tok, start)?;
         self.push(tok, end, pos, first_of_line, enclosing)
+    }
+
+    /// Just after `with (`: whether the parenthesis holds the whole list of items, as in
+    /// `with (open(a) as f, open(b) as g):` (Python 3.10+), rather than starting the first
+    /// item's expression (`with (a, b) as c:`, `with (x for x in y):`). Scans ahead to the
+    /// matching `)` and checks that `:` follows (or, if it is never closed, that an `as` shows
+    /// that items were meant).
+    fn parenthesized_with_items(&self) -> bool {
+        let mut ahead = self.raw.clone();
+        let mut depth = 1usize;
+        let mut saw_as = false;
+        while let Some(Ok(tok)) = ahead.next() {
+            match tok {
+                Tok::LParen | Tok::LBracket | Tok::LBrace => depth += 1,
+                Tok::RParen | Tok::RBracket | Tok::RBrace => {
+                    depth -= 1;
+                    if depth == 0 {
+                        let next =
+                            ahead.find(|t| !matches!(t, Ok(Tok::Comment | Tok::Continuation)));
+                        return matches!(next, Some(Ok(Tok::Colon)));
+                    }
+                }
+                Tok::For if depth == 1 => return false,
+                Tok::As if depth == 1 => saw_as = true,
+                _ => {}
+            }
+        }
+        saw_as
     }
 
     /// Queues a processed token for the parser.
@@ -923,6 +857,7 @@ impl<'s> Lexer<'s> {
             self.info.head = Some((head_description(&tok), pos.line));
         }
         self.after_operand = ends_expr(&tok);
+        self.after_with = matches!(tok, Tok::With);
         let end_pos = self.cur.pos_at(end);
         self.queue
             .push_back(((pos, tok, end_pos), self.brackets.len(), enclosing));
@@ -980,7 +915,6 @@ impl<'s> Iterator for Lexer<'s> {
                         self.queue.push_back(((pos, Tok::Newline, pos), 0, None));
                         self.at_line_start = true;
                         self.info.prev_head = self.info.head.take();
-                        self.groups = vec![Group::default()];
                     }
                     self.line_begin = span.end;
                 }
@@ -1885,22 +1819,5 @@ mod tests {
         assert_eq!(v[2], (1, 6, 1, 9));
         // `cd` is on line 3, column 2 (a tab is one column), after an INDENT.
         assert!(v.contains(&(3, 2, 3, 4)));
-    }
-
-    #[test]
-    fn expression_depth_bound() {
-        assert!(toks(&format!("x = {}1", "-".repeat(MAX_EXPR_DEPTH - 2))).ends_with("1 NL"));
-        assert_eq!(
-            err(&format!("x = {}1", "-".repeat(100_000))).msg,
-            "too many nested expressions"
-        );
-        assert_eq!(
-            err(&format!("x = {}1", "1 + ".repeat(MAX_EXPR_DEPTH))).msg,
-            "too many nested expressions"
-        );
-        // Flat chains and long displays are not deep.
-        assert!(!toks(&format!("x = {}1", "a and b or c < ".repeat(20_000))).contains("ERR"));
-        assert!(!toks(&format!("x = [{}]", "1, ".repeat(50_000))).contains("ERR"));
-        assert!(!toks(&format!("x = {}", "'a' ".repeat(50_000))).contains("ERR"));
     }
 }

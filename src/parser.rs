@@ -55,13 +55,13 @@ pub fn parse_module(source: &str) -> Result<Vec<Stmt>, SyntaxError> {
                 None => Ok(stmts),
             }
         }
-        Ok(Top::Expr(e)) => Err(SyntaxError::new("invalid syntax", e.pos)),
+        Ok(Top::Expr(e)) => Err(SyntaxError::new("invalid syntax", e.e.pos)),
         Err(err) => Err(module_error(err, &mut lexer)),
     }
 }
 
 /// Parses the expression of an f-string replacement field; `pos` is where `text` starts.
-fn parse_fstring_expr(text: &str, pos: Pos) -> Result<Expr, SyntaxError> {
+fn parse_fstring_expr(text: &str, pos: Pos) -> Result<Ex, SyntaxError> {
     let mut lexer = Lexer::for_expression(text, pos);
     let mut st = State::default();
     let tokens = std::iter::once(Ok((pos, Tok::StartExpr, pos))).chain(&mut lexer);
@@ -69,8 +69,8 @@ fn parse_fstring_expr(text: &str, pos: Pos) -> Result<Expr, SyntaxError> {
     let mut err = match result {
         Ok(Top::Expr(e)) => match st.unsupported.first() {
             Some((pos, what)) => SyntaxError::new(format!("{what} not supported in Toy"), *pos),
-            None if matches!(e.kind, ExprKind::Starred(_)) => {
-                SyntaxError::new("cannot use starred expression here", e.pos)
+            None if matches!(e.e.kind, ExprKind::Starred(_)) => {
+                SyntaxError::new("cannot use starred expression here", e.e.pos)
             }
             None => return Ok(e),
         },
@@ -92,7 +92,7 @@ fn parse_fstring_expr(text: &str, pos: Pos) -> Result<Expr, SyntaxError> {
         | Err(ParseError::ExtraToken { token: (l, tok, _) }) => generic_error(&tok, l, &lexer),
         Err(ParseError::InvalidToken { location }) => SyntaxError::new("invalid syntax", location),
     };
-    if !err.msg.starts_with("f-string") {
+    if !err.msg.starts_with("f-string") && !err.msg.ends_with("not supported in Toy") {
         err.msg = format!("f-string: {}", err.msg);
     }
     err.at_eof = false;
@@ -413,6 +413,11 @@ pub fn fail<'a, T>(pos: Pos, msg: &str) -> PResult<'a, T> {
 // ---------------------------------------------------------------------------------------------
 // Types shared with the grammar
 
+/// The deepest expression tree accepted (nodes on the longest root-to-leaf path). The later
+/// stages walk trees recursively; CPython gives up near 3000 too ("maximum recursion depth
+/// exceeded during compilation"). Brackets are limited separately, to 200, by the lexer.
+pub const MAX_EXPR_DEPTH: u32 = 3000;
+
 /// Parser state threaded through the grammar's actions.
 #[derive(Default)]
 pub struct State {
@@ -423,12 +428,18 @@ pub struct State {
 /// What the grammar's single entry point returns, depending on the start token.
 pub enum Top {
     Module(Vec<Stmt>),
-    Expr(Expr),
+    Expr(Ex),
+}
+
+/// An expression and the depth of its tree (1 for a leaf).
+pub struct Ex {
+    pub e: Expr,
+    pub d: u32,
 }
 
 /// One item of a `def` or `lambda` parameter list, before validation.
 pub enum ParamItem {
-    Plain(Pos, String, Option<Expr>),
+    Plain(Pos, String, Option<Ex>),
     Star(Pos, Option<String>),
     DoubleStar(Pos, String),
     Slash(Pos),
@@ -436,12 +447,12 @@ pub enum ParamItem {
 
 /// One call argument, before validation.
 pub enum ArgItem {
-    Positional(Expr),
+    Positional(Ex),
     /// An unparenthesised generator expression (allowed only as the sole argument).
-    Generator(Expr),
-    Keyword(Pos, String, Expr),
-    Star(Pos, Expr),
-    DoubleStar(Expr),
+    Generator(Ex),
+    Keyword(Pos, String, Ex),
+    Star(Pos, Ex),
+    DoubleStar(Ex),
 }
 
 pub enum CompKind {
@@ -459,115 +470,288 @@ pub enum Ctx {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Node builders
-
-pub fn expr(pos: Pos, kind: ExprKind) -> Expr {
-    Expr { pos, kind }
-}
+// Node builders (each checks the depth of the tree it makes)
 
 pub fn stmt(pos: Pos, kind: StmtKind) -> Stmt {
     Stmt { pos, kind }
 }
 
-pub fn bin(pos: Pos, left: Expr, op: BinOp, right: Expr) -> Expr {
-    expr(
+/// A node without sub-expressions.
+pub fn leaf(pos: Pos, kind: ExprKind) -> Ex {
+    Ex {
+        e: Expr { pos, kind },
+        d: 1,
+    }
+}
+
+/// A node whose deepest child has depth `child`.
+fn node<'a>(pos: Pos, kind: ExprKind, child: u32) -> PResult<'a, Ex> {
+    let d = child + 1;
+    if d > MAX_EXPR_DEPTH {
+        return fail(pos, "too many nested expressions");
+    }
+    Ok(Ex {
+        e: Expr { pos, kind },
+        d,
+    })
+}
+
+/// The expressions of `items` and the depth of the deepest.
+fn unzip(items: Vec<Ex>) -> (Vec<Expr>, u32) {
+    let d = items.iter().map(|x| x.d).max().unwrap_or(0);
+    (items.into_iter().map(|x| x.e).collect(), d)
+}
+
+fn depth_of(x: &Option<Ex>) -> u32 {
+    x.as_ref().map_or(0, |x| x.d)
+}
+
+fn boxed(x: Option<Ex>) -> Option<Box<Expr>> {
+    x.map(|x| Box::new(x.e))
+}
+
+pub fn bin<'a>(pos: Pos, left: Ex, op: BinOp, right: Ex) -> PResult<'a, Ex> {
+    let d = left.d.max(right.d);
+    let kind = ExprKind::BinOp {
+        left: Box::new(left.e),
+        op,
+        right: Box::new(right.e),
+    };
+    node(pos, kind, d)
+}
+
+pub fn unary<'a>(pos: Pos, op: UnaryOp, operand: Ex) -> PResult<'a, Ex> {
+    let d = operand.d;
+    node(
         pos,
-        ExprKind::BinOp {
-            left: Box::new(left),
+        ExprKind::UnaryOp {
             op,
-            right: Box::new(right),
+            operand: Box::new(operand.e),
         },
+        d,
     )
 }
 
-pub fn bool_op(pos: Pos, op: BoolOp, first: Expr, rest: Vec<Expr>) -> Expr {
+pub fn bool_op<'a>(pos: Pos, op: BoolOp, first: Ex, rest: Vec<Ex>) -> PResult<'a, Ex> {
     let mut values = vec![first];
     values.extend(rest);
-    expr(pos, ExprKind::BoolOp { op, values })
+    let (values, d) = unzip(values);
+    node(pos, ExprKind::BoolOp { op, values }, d)
+}
+
+pub fn compare<'a>(pos: Pos, left: Ex, ops: Vec<(CmpOp, Ex)>) -> PResult<'a, Ex> {
+    let d = ops.iter().map(|(_, x)| x.d).fold(left.d, u32::max);
+    let ops = ops.into_iter().map(|(op, x)| (op, x.e)).collect();
+    node(
+        pos,
+        ExprKind::Compare {
+            left: Box::new(left.e),
+            ops,
+        },
+        d,
+    )
+}
+
+pub fn if_exp<'a>(pos: Pos, body: Ex, test: Ex, orelse: Ex) -> PResult<'a, Ex> {
+    let d = body.d.max(test.d).max(orelse.d);
+    let kind = ExprKind::IfExp {
+        test: Box::new(test.e),
+        body: Box::new(body.e),
+        orelse: Box::new(orelse.e),
+    };
+    node(pos, kind, d)
+}
+
+pub fn lambda<'a>(pos: Pos, items: Vec<ParamItem>, body: Ex) -> PResult<'a, Ex> {
+    let (params, defaults) = params(items)?;
+    let d = body.d.max(defaults);
+    node(
+        pos,
+        ExprKind::Lambda {
+            params: Box::new(params),
+            body: Box::new(body.e),
+        },
+        d,
+    )
+}
+
+pub fn starred<'a>(pos: Pos, value: Ex) -> PResult<'a, Ex> {
+    let d = value.d;
+    node(pos, ExprKind::Starred(Box::new(value.e)), d)
+}
+
+pub fn attribute<'a>(pos: Pos, value: Ex, attr: String) -> PResult<'a, Ex> {
+    let d = value.d;
+    node(
+        pos,
+        ExprKind::Attribute {
+            value: Box::new(value.e),
+            attr,
+        },
+        d,
+    )
+}
+
+pub fn subscript<'a>(pos: Pos, value: Ex, index: Ex) -> PResult<'a, Ex> {
+    let d = value.d.max(index.d);
+    node(
+        pos,
+        ExprKind::Subscript {
+            value: Box::new(value.e),
+            index: Box::new(index.e),
+        },
+        d,
+    )
+}
+
+pub fn slice<'a>(
+    pos: Pos,
+    lower: Option<Ex>,
+    upper: Option<Ex>,
+    step: Option<Ex>,
+) -> PResult<'a, Ex> {
+    let d = depth_of(&lower).max(depth_of(&upper)).max(depth_of(&step));
+    let kind = ExprKind::Slice {
+        lower: boxed(lower),
+        upper: boxed(upper),
+        step: boxed(step),
+    };
+    node(pos, kind, d)
+}
+
+/// `[a, b]` or `{a, b}`.
+pub fn display<'a>(pos: Pos, kind: CompKind, items: Vec<Ex>) -> PResult<'a, Ex> {
+    let (items, d) = unzip(items);
+    let kind = match kind {
+        CompKind::Set => ExprKind::Set(items),
+        _ => ExprKind::List(items),
+    };
+    node(pos, kind, d)
+}
+
+pub fn dict<'a>(pos: Pos, items: Vec<(Option<Ex>, Ex)>) -> PResult<'a, Ex> {
+    let d = items
+        .iter()
+        .map(|(k, v)| depth_of(k).max(v.d))
+        .max()
+        .unwrap_or(0);
+    let items = items
+        .into_iter()
+        .map(|(k, v)| (k.map(|k| k.e), v.e))
+        .collect();
+    node(pos, ExprKind::Dict(items), d)
 }
 
 /// `a, b` is a tuple, `a,` too, `a` is itself.
-pub fn tuple_or_single(pos: Pos, (mut items, trailing): (Vec<Expr>, bool)) -> Expr {
+pub fn tuple_or_single<'a>(pos: Pos, (mut items, trailing): (Vec<Ex>, bool)) -> PResult<'a, Ex> {
     if items.len() == 1 && !trailing {
-        if let Some(e) = items.pop() {
-            return e;
+        if let Some(x) = items.pop() {
+            return Ok(x);
         }
     }
-    expr(pos, ExprKind::Tuple(items))
+    let (items, d) = unzip(items);
+    node(pos, ExprKind::Tuple(items), d)
 }
 
 /// The index of a subscript: `a[i]`, `a[i, j]` (a tuple), `a[*b]` (a tuple too).
-pub fn subscript_index(pos: Pos, (mut items, trailing): (Vec<Expr>, bool)) -> Expr {
-    if items.len() == 1 && !trailing && !matches!(items[0].kind, ExprKind::Starred(_)) {
-        if let Some(e) = items.pop() {
-            return e;
-        }
-    }
-    expr(pos, ExprKind::Tuple(items))
+pub fn subscript_index<'a>(pos: Pos, (items, trailing): (Vec<Ex>, bool)) -> PResult<'a, Ex> {
+    let starred = items.len() == 1 && matches!(items[0].e.kind, ExprKind::Starred(_));
+    tuple_or_single(pos, (items, trailing || starred))
 }
 
 /// `( ... )`: the inner expression, or a tuple positioned at the parenthesis.
-pub fn parenthesized<'a>(pos: Pos, (mut items, trailing): (Vec<Expr>, bool)) -> PResult<'a, Expr> {
-    if items.len() == 1 && !trailing {
-        if let Some(e) = items.pop() {
-            if matches!(e.kind, ExprKind::Starred(_)) {
-                return fail(e.pos, "cannot use starred expression here");
-            }
-            return Ok(e);
+pub fn parenthesized<'a>(pos: Pos, (items, trailing): (Vec<Ex>, bool)) -> PResult<'a, Ex> {
+    if let [x] = items.as_slice() {
+        if !trailing && matches!(x.e.kind, ExprKind::Starred(_)) {
+            return fail(x.e.pos, "cannot use starred expression here");
         }
     }
-    Ok(expr(pos, ExprKind::Tuple(items)))
+    tuple_or_single(pos, (items, trailing))
 }
 
 /// A `yield` expression: recorded as unsupported, replaced by `None`.
-pub fn yield_expr(st: &mut State, pos: Pos) -> Expr {
+pub fn yield_expr(st: &mut State, pos: Pos) -> Ex {
     st.unsupported.push((pos, "'yield' is"));
-    expr(pos, ExprKind::None)
+    leaf(pos, ExprKind::None)
 }
 
 pub fn if_stmt(
     pos: Pos,
-    test: Expr,
+    test: Ex,
     body: Vec<Stmt>,
-    elifs: Vec<(Pos, Expr, Vec<Stmt>)>,
+    elifs: Vec<(Pos, Ex, Vec<Stmt>)>,
     orelse: Vec<Stmt>,
 ) -> Stmt {
     let mut orelse = orelse;
     for (p, test, body) in elifs.into_iter().rev() {
-        orelse = vec![stmt(p, StmtKind::If { test, body, orelse })];
+        orelse = vec![stmt(
+            p,
+            StmtKind::If {
+                test: test.e,
+                body,
+                orelse,
+            },
+        )];
     }
-    stmt(pos, StmtKind::If { test, body, orelse })
+    stmt(
+        pos,
+        StmtKind::If {
+            test: test.e,
+            body,
+            orelse,
+        },
+    )
+}
+
+/// One `for ... in ... if ...` clause of a comprehension, with its depth.
+pub fn comp_clause<'a>(target: Ex, iter: Ex, ifs: Vec<Ex>) -> PResult<'a, (Comprehension, u32)> {
+    check_target(&target.e, Ctx::Store)?;
+    let (ifs, d) = unzip(ifs);
+    let d = d.max(target.d).max(iter.d);
+    Ok((
+        Comprehension {
+            target: target.e,
+            iter: iter.e,
+            ifs,
+        },
+        d,
+    ))
 }
 
 pub fn comprehension<'a>(
     pos: Pos,
     kind: CompKind,
-    elt: Expr,
-    value: Option<Expr>,
-    generators: Vec<Comprehension>,
-) -> PResult<'a, Expr> {
-    if matches!(elt.kind, ExprKind::Starred(_)) {
+    elt: Ex,
+    value: Option<Ex>,
+    generators: Vec<(Comprehension, u32)>,
+) -> PResult<'a, Ex> {
+    if matches!(elt.e.kind, ExprKind::Starred(_)) {
         return fail(
-            elt.pos,
+            elt.e.pos,
             "iterable unpacking cannot be used in comprehension",
         );
     }
-    let elt = Box::new(elt);
+    let d = generators
+        .iter()
+        .map(|g| g.1)
+        .fold(elt.d.max(depth_of(&value)), u32::max);
+    let generators = generators.into_iter().map(|g| g.0).collect();
+    let elt = Box::new(elt.e);
     let kind = match (kind, value) {
         (CompKind::Dict, Some(v)) => ExprKind::DictComp {
             key: elt,
-            value: Box::new(v),
+            value: Box::new(v.e),
             generators,
         },
         (CompKind::List, _) => ExprKind::ListComp { elt, generators },
         (CompKind::Set, _) => ExprKind::SetComp { elt, generators },
         _ => ExprKind::GeneratorExp { elt, generators },
     };
-    Ok(expr(pos, kind))
+    node(pos, kind, d)
 }
 
 /// Joins adjacent string literals; any f-string among them makes the result an f-string.
-pub fn strings<'a>(pos: Pos, lits: Vec<Box<StrLit<'a>>>) -> PResult<'a, Expr> {
+pub fn strings<'a>(pos: Pos, lits: Vec<Box<StrLit<'a>>>) -> PResult<'a, Ex> {
     if lits.iter().all(|l| matches!(**l, StrLit::Plain(_))) {
         let mut s = String::new();
         for lit in lits {
@@ -575,14 +759,17 @@ pub fn strings<'a>(pos: Pos, lits: Vec<Box<StrLit<'a>>>) -> PResult<'a, Expr> {
                 s.push_str(&p);
             }
         }
-        return Ok(expr(pos, ExprKind::Str(s)));
+        return Ok(leaf(pos, ExprKind::Str(s)));
     }
     let mut parts: Vec<FPart> = Vec::new();
+    let mut d = 0;
     for lit in lits {
         match *lit {
             StrLit::Plain(s) => push_lit(&mut parts, s),
             StrLit::F(raw) => {
-                for part in fstring_parts(raw).map_err(user)? {
+                let (fparts, fd) = fstring_parts(raw).map_err(user)?;
+                d = d.max(fd);
+                for part in fparts {
                     match part {
                         FPart::Lit(s) => push_lit(&mut parts, s),
                         value => parts.push(value),
@@ -591,7 +778,7 @@ pub fn strings<'a>(pos: Pos, lits: Vec<Box<StrLit<'a>>>) -> PResult<'a, Expr> {
             }
         }
     }
-    Ok(expr(pos, ExprKind::FString(parts)))
+    node(pos, ExprKind::FString(parts), d)
 }
 
 fn push_lit(parts: &mut Vec<FPart>, s: String) {
@@ -604,9 +791,11 @@ fn push_lit(parts: &mut Vec<FPart>, s: String) {
     }
 }
 
-/// Parses the fields of one f-string.
-fn fstring_parts(raw: Vec<RawFPart>) -> Result<Vec<FPart>, SyntaxError> {
+/// Parses the fields of one f-string; also returns the depth they add below the f-string
+/// node (a field counts as a level).
+fn fstring_parts(raw: Vec<RawFPart>) -> Result<(Vec<FPart>, u32), SyntaxError> {
     let mut out = Vec::with_capacity(raw.len());
+    let mut d = 0;
     for part in raw {
         match part {
             RawFPart::Lit(s) => out.push(FPart::Lit(s)),
@@ -615,91 +804,104 @@ fn fstring_parts(raw: Vec<RawFPart>) -> Result<Vec<FPart>, SyntaxError> {
                 pos,
                 conversion,
                 spec,
-                ..
             } => {
-                let e = parse_fstring_expr(expr, pos)?;
+                let x = parse_fstring_expr(expr, pos)?;
+                d = d.max(x.d + 1);
                 let spec = match spec {
-                    Some(s) => Some(fstring_parts(s)?),
+                    Some(s) => {
+                        let (spec, sd) = fstring_parts(s)?;
+                        d = d.max(sd + 1);
+                        Some(spec)
+                    }
                     None => None,
                 };
                 out.push(FPart::Value {
-                    expr: Box::new(e),
+                    expr: Box::new(x.e),
                     conversion,
                     spec,
                 });
             }
         }
     }
-    Ok(out)
+    Ok((out, d))
 }
 
-/// A call, with CPython's checks on the order of its arguments.
-/// `lparen` is where the argument list starts (CPython's position of a sole generator argument).
+/// A call, with CPython's checks on the order of its arguments. `lparen` is where the
+/// argument list starts (CPython's position of a sole generator argument).
 pub fn call<'a>(
     pos: Pos,
-    func: Expr,
+    func: Ex,
     lparen: Pos,
     (items, trailing): (Vec<ArgItem>, bool),
-) -> PResult<'a, Expr> {
+) -> PResult<'a, Ex> {
     let count = items.len() + trailing as usize;
-    let mut args = Vec::with_capacity(count);
+    let mut args = Vec::with_capacity(items.len());
+    let mut d = func.d;
     let (mut keyword, mut unpacked_mapping) = (false, false);
     let mut names = HashSet::new();
     for item in items {
         match item {
-            ArgItem::Positional(e) => {
+            ArgItem::Positional(x) => {
                 if unpacked_mapping {
                     return fail(
-                        e.pos,
+                        x.e.pos,
                         "positional argument follows keyword argument unpacking",
                     );
                 }
                 if keyword {
-                    return fail(e.pos, "positional argument follows keyword argument");
+                    return fail(x.e.pos, "positional argument follows keyword argument");
                 }
-                args.push(Arg::Positional(e));
+                d = d.max(x.d);
+                args.push(Arg::Positional(x.e));
             }
-            ArgItem::Generator(mut e) => {
+            ArgItem::Generator(mut x) => {
                 if count > 1 {
-                    return fail(e.pos, "Generator expression must be parenthesized");
+                    return fail(x.e.pos, "Generator expression must be parenthesized");
                 }
-                e.pos = lparen;
-                args.push(Arg::Positional(e));
+                d = d.max(x.d);
+                x.e.pos = lparen;
+                args.push(Arg::Positional(x.e));
             }
-            ArgItem::Star(p, e) => {
+            ArgItem::Star(p, x) => {
                 if unpacked_mapping {
                     return fail(
                         p,
                         "iterable argument unpacking follows keyword argument unpacking",
                     );
                 }
-                args.push(Arg::Star(e));
+                d = d.max(x.d);
+                args.push(Arg::Star(x.e));
             }
-            ArgItem::Keyword(p, name, e) => {
+            ArgItem::Keyword(p, name, x) => {
                 if !names.insert(name.clone()) {
                     return fail(p, &format!("keyword argument repeated: {name}"));
                 }
                 keyword = true;
-                args.push(Arg::Keyword(name, e));
+                d = d.max(x.d);
+                args.push(Arg::Keyword(name, x.e));
             }
-            ArgItem::DoubleStar(e) => {
+            ArgItem::DoubleStar(x) => {
                 unpacked_mapping = true;
-                args.push(Arg::DoubleStar(e));
+                d = d.max(x.d);
+                args.push(Arg::DoubleStar(x.e));
             }
         }
     }
-    Ok(expr(
+    node(
         pos,
         ExprKind::Call {
-            func: Box::new(func),
+            func: Box::new(func.e),
             args,
         },
-    ))
+        d,
+    )
 }
 
-/// Validates a `def`/`lambda` parameter list and sorts it into `Params`.
-pub fn params<'a>(items: Vec<ParamItem>) -> PResult<'a, Params> {
+/// Validates a `def`/`lambda` parameter list and sorts it into `Params`; also returns the
+/// depth of the deepest default value.
+pub fn params<'a>(items: Vec<ParamItem>) -> PResult<'a, (Params, u32)> {
     let mut params = Params::default();
+    let mut defaults_depth = 0;
     // 0: positional, 1: after `*`, 2: after `**`.
     let mut phase = 0;
     let mut bare_star = None;
@@ -728,6 +930,8 @@ pub fn params<'a>(items: Vec<ParamItem>) -> PResult<'a, Params> {
         match item {
             ParamItem::Plain(pos, name, default) => {
                 check_name(pos, &name)?;
+                defaults_depth = defaults_depth.max(depth_of(&default));
+                let default = default.map(|x| x.e);
                 if phase == 0 {
                     if default.is_none() && seen_default {
                         return fail(pos, "non-default argument follows default argument");
@@ -771,7 +975,7 @@ pub fn params<'a>(items: Vec<ParamItem>) -> PResult<'a, Params> {
     if let Some(p) = bare_star {
         return fail(p, "named arguments must follow bare *");
     }
-    Ok(params)
+    Ok((params, defaults_depth))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -865,18 +1069,17 @@ pub fn check_target<'a>(e: &Expr, ctx: Ctx) -> PResult<'a, ()> {
 }
 
 /// The leftmost sub-expression that starts `e` (its first token belongs to it).
-fn leftmost(e: &Expr) -> &Expr {
-    match &e.kind {
-        ExprKind::BinOp { left, .. } => leftmost(left),
-        ExprKind::Compare { left, .. } => leftmost(left),
-        ExprKind::Call { func, .. } => leftmost(func),
-        ExprKind::Attribute { value, .. } | ExprKind::Subscript { value, .. } => leftmost(value),
-        ExprKind::IfExp { body, .. } => leftmost(body),
-        ExprKind::BoolOp { values, .. } => values.first().map_or(e, leftmost),
-        ExprKind::Tuple(items) if items.first().is_some_and(|f| f.pos == e.pos) => {
-            leftmost(&items[0])
-        }
-        _ => e,
+fn leftmost(mut e: &Expr) -> &Expr {
+    loop {
+        e = match &e.kind {
+            ExprKind::BinOp { left, .. } | ExprKind::Compare { left, .. } => left,
+            ExprKind::Call { func, .. } => func,
+            ExprKind::Attribute { value, .. } | ExprKind::Subscript { value, .. } => value,
+            ExprKind::IfExp { body, .. } => body,
+            ExprKind::BoolOp { values, .. } if !values.is_empty() => &values[0],
+            ExprKind::Tuple(items) if items.first().is_some_and(|f| f.pos == e.pos) => &items[0],
+            _ => return e,
+        };
     }
 }
 
@@ -897,10 +1100,13 @@ fn is_bitwise_or(e: &Expr) -> bool {
 }
 
 /// `targets = value` (the last of `exprs` is the value).
-pub fn assign<'a>(pos: Pos, first: Expr, rest: Vec<Expr>) -> PResult<'a, Stmt> {
-    let mut targets = vec![first];
-    targets.extend(rest);
-    let value = targets.pop().unwrap_or_else(|| expr(pos, ExprKind::None));
+pub fn assign<'a>(pos: Pos, first: Ex, rest: Vec<Ex>) -> PResult<'a, Stmt> {
+    let mut targets = vec![first.e];
+    targets.extend(rest.into_iter().map(|x| x.e));
+    let value = targets.pop().unwrap_or(Expr {
+        pos,
+        kind: ExprKind::None,
+    });
     if let [target] = targets.as_slice() {
         // CPython's `invalid_named_expression`: `f() = 1` probably meant `==`. It looks at
         // what stands right before the `=`: the last element of an unparenthesised tuple.
@@ -947,7 +1153,8 @@ pub fn assign<'a>(pos: Pos, first: Expr, rest: Vec<Expr>) -> PResult<'a, Stmt> {
     Ok(stmt(pos, StmtKind::Assign { targets, value }))
 }
 
-pub fn aug_assign<'a>(pos: Pos, target: Expr, op: BinOp, value: Expr) -> PResult<'a, Stmt> {
+pub fn aug_assign<'a>(pos: Pos, target: Ex, op: BinOp, value: Ex) -> PResult<'a, Stmt> {
+    let (target, value) = (target.e, value.e);
     if !matches!(
         target.kind,
         ExprKind::Name(_) | ExprKind::Attribute { .. } | ExprKind::Subscript { .. }
@@ -962,7 +1169,8 @@ pub fn aug_assign<'a>(pos: Pos, target: Expr, op: BinOp, value: Expr) -> PResult
 }
 
 /// `x: T = v` is `x = v` in Toy (the annotation is parsed and dropped); `x: T` is a no-op.
-pub fn ann_assign<'a>(pos: Pos, target: Expr, value: Option<Expr>) -> PResult<'a, Stmt> {
+pub fn ann_assign<'a>(pos: Pos, target: Ex, value: Option<Ex>) -> PResult<'a, Stmt> {
+    let (target, value) = (target.e, value.map(|x| x.e));
     match &target.kind {
         ExprKind::Name(_) | ExprKind::Attribute { .. } | ExprKind::Subscript { .. } => {}
         ExprKind::Tuple(_) => {
@@ -988,7 +1196,8 @@ pub fn ann_assign<'a>(pos: Pos, target: Expr, value: Option<Expr>) -> PResult<'a
     })
 }
 
-pub fn del<'a>(pos: Pos, (targets, _): (Vec<Expr>, bool)) -> PResult<'a, Stmt> {
+pub fn del<'a>(pos: Pos, (targets, _): (Vec<Ex>, bool)) -> PResult<'a, Stmt> {
+    let targets: Vec<Expr> = targets.into_iter().map(|x| x.e).collect();
     for t in &targets {
         check_target(t, Ctx::Del)?;
     }
@@ -1837,7 +2046,7 @@ mod tests {
     }
 
     fn lexer_depth_limit() -> usize {
-        crate::lexer::MAX_EXPR_DEPTH
+        MAX_EXPR_DEPTH as usize
     }
 
     /// A small deterministic generator (no dependency needed).
