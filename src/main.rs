@@ -8,12 +8,14 @@ mod compiler;
 mod dict;
 mod exceptions;
 mod format;
+mod gil;
 mod lexer;
 mod modules;
 mod ops;
 mod parser;
 mod report;
 mod run;
+mod thread;
 mod value;
 mod vm;
 

@@ -24,6 +24,7 @@ pub fn import(vm: &mut Vm, name: &str) -> PResult<Value> {
         "time" => make_time(),
         "os" => make_os(),
         "random" => make_random(),
+        "gil" => crate::thread::gil_module(),
         _ => {
             return err(
                 ExcKind::ModuleNotFoundError,

@@ -38,6 +38,7 @@ pub fn main(config: Config) -> i32 {
     };
     let rt = Runtime::new(config.argv.clone());
     rt.set_switch_interval(config.switch_interval);
+    install_sigint(&rt);
     let source = match String::from_utf8(bytes) {
         Ok(s) => s,
         Err(e) => {
@@ -50,13 +51,25 @@ pub fn main(config: Config) -> i32 {
             return 1;
         }
     };
-    let status = run_source(&rt, &source, &filename, config.dis);
+    let status = run_source(&rt, &source, &filename, config.dis, config.gil_stats);
     rt.stdout.lock().flush();
     status
 }
 
+/// Ctrl-C sets the runtime's `interrupted` flag; the main thread turns it into
+/// KeyboardInterrupt at its next check point or when its blocking wait wakes up.
+fn install_sigint(rt: &Arc<Runtime>) {
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, rt.interrupted.clone());
+}
+
 /// Parse, compile and run one program in `rt`; returns the exit status.
-pub fn run_source(rt: &Arc<Runtime>, source: &str, filename: &str, dis: bool) -> i32 {
+pub fn run_source(
+    rt: &Arc<Runtime>,
+    source: &str,
+    filename: &str,
+    dis: bool,
+    gil_stats: bool,
+) -> i32 {
     rt.add_source(filename, source);
     let body = match crate::parser::parse_module(source) {
         Ok(b) => b,
@@ -95,6 +108,12 @@ pub fn run_source(rt: &Arc<Runtime>, source: &str, filename: &str, dis: bool) ->
                 return 101;
             }
         };
+    // The program ends when the main thread ends and every non-daemon thread has finished.
+    crate::thread::at_exit(&mut vm);
+    if gil_stats {
+        vm.report_instructions();
+        write_stderr(&crate::gil::format_stats_table(&rt.gil.stats()));
+    }
     let status = match result {
         Ok(_) => 0,
         Err(exc) => {

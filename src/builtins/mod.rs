@@ -76,6 +76,7 @@ pub fn table() -> FxHashMap<&'static str, Value> {
     for (name, f) in fns {
         t.insert(*name, builtin(name, *f));
     }
+    t.insert("thread", crate::thread::builtin_value());
     for (name, k) in [
         ("int", TypeKind::Int),
         ("float", TypeKind::Float),
@@ -435,7 +436,10 @@ fn b_reversed(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn b_enumerate(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     // CPython's enum_vectorcall, argument by argument.
     let bad = |k: &str| -> PResult<Value> {
-        type_error(format!("'{}' is an invalid keyword argument for enumerate()", k))
+        type_error(format!(
+            "'{}' is an invalid keyword argument for enumerate()",
+            k
+        ))
     };
     let (nargs, nkw) = (a.len(), kw.len());
     let (it, start): (&Value, Option<&Value>) = match nargs + nkw {
@@ -1133,15 +1137,9 @@ pub fn percent_format(fmt: &str, args: &Value) -> PResult<Value> {
 pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value> {
     match t {
         TypeKind::Int => {
-            let k = args::kw("int", kw, &["base"])?;
-            if a.len() > 2 {
-                return type_error(format!(
-                    "int() takes at most 2 arguments ({} given)",
-                    a.len()
-                ));
-            }
-            let base = a.get(1).or(k[0]);
-            let Some(x) = a.first() else {
+            let k = args::parse("int", a, kw, &["x", "base"], 1, 0, 2)?;
+            let base = k[1].as_ref();
+            let Some(x) = k[0].as_ref() else {
                 if base.is_some() {
                     return type_error("int() missing string argument");
                 }
@@ -1200,16 +1198,15 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
             }
         }
         TypeKind::Str => {
-            let _ = args::kw("str", kw, &["object", "encoding", "errors"])?;
-            args::range("str", a, 0, 3)?;
-            Ok(match a.first() {
+            let k = args::parse("str", a, kw, &["object", "encoding", "errors"], 0, 0, 3)?;
+            Ok(match k[0].as_ref() {
                 None => Value::str(""),
                 Some(v @ Value::Str(_)) => v.clone(),
                 Some(v) => Value::str(ops::to_str(v)),
             })
         }
         TypeKind::Bool => {
-            args::range("bool", a, 0, 1)?;
+            args::positional("bool", "bool", a, kw, 0, 1)?;
             Ok(Value::Bool(a.first().map(|v| v.truthy()).unwrap_or(false)))
         }
         TypeKind::List => {
@@ -1291,17 +1288,31 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
             Ok(Value::Range(Arc::new(RangeObj { start, stop, step })))
         }
         TypeKind::Type => {
+            if a.len() == 1 && !kw.is_empty() {
+                return type_error("type() takes no keyword arguments");
+            }
             if a.len() == 1 {
                 return Ok(Value::Type(match &a[0] {
                     Value::Iter(_) => TypeKind::Native(NativeType::of(a[0].type_name())),
                     v => v.type_kind(),
                 }));
             }
-            type_error("type() takes 1 argument")
+            type_error("type() takes 1 or 3 arguments")
         }
-        TypeKind::Object => Ok(Value::Type(TypeKind::Object)),
+        TypeKind::Object => {
+            if !a.is_empty() || !kw.is_empty() {
+                return type_error("object() takes no arguments");
+            }
+            Ok(Value::Type(TypeKind::Object))
+        }
+        TypeKind::NoneType => {
+            if !a.is_empty() || !kw.is_empty() {
+                return type_error("NoneType takes no arguments");
+            }
+            Ok(Value::None)
+        }
         TypeKind::Slice => {
-            args::range("slice", a, 1, 3)?;
+            args::positional("slice", "slice", a, kw, 1, 3)?;
             let (l, u, s) = match a.len() {
                 1 => (Value::None, a[0].clone(), Value::None),
                 2 => (a[0].clone(), a[1].clone(), Value::None),

@@ -38,10 +38,16 @@ pub struct Runtime {
     pub sources: Mutex<FxHashMap<String, Arc<Vec<String>>>>,
     pub argv: Vec<String>,
     pub stdout: Mutex<crate::builtins::io::Output>,
-    /// Non-zero when a running thread must stop at its next check point (GIL drop request,
-    /// pending signal). Checked at backward jumps and calls.
-    pub eval_breaker: AtomicUsize,
-    pub interrupted: AtomicBool,
+    /// The global interpreter lock (src/gil.rs). Its breaker word is the eval breaker that
+    /// the dispatch loop polls at backward jumps and calls.
+    pub gil: crate::gil::Gil,
+    /// Set by the SIGINT handler: the main thread raises KeyboardInterrupt at its next check
+    /// point, or when the blocking wait it is in wakes up.
+    pub interrupted: Arc<AtomicBool>,
+    /// Every Toy thread of this process (MainThread first), finished ones included.
+    pub threads: Mutex<Vec<Arc<crate::thread::ThreadHandle>>>,
+    /// For `Thread-N` names.
+    pub thread_counter: AtomicUsize,
     /// The GIL switch interval in seconds (f64 bits).
     switch_interval: std::sync::atomic::AtomicU64,
 }
@@ -61,8 +67,10 @@ impl Runtime {
             sources: Mutex::new(FxHashMap::default()),
             argv,
             stdout: Mutex::new(crate::builtins::io::Output::stdout()),
-            eval_breaker: AtomicUsize::new(0),
-            interrupted: AtomicBool::new(false),
+            gil: crate::gil::Gil::new(crate::gil::DEFAULT_INTERVAL),
+            interrupted: Arc::new(AtomicBool::new(false)),
+            threads: Mutex::new(Vec::new()),
+            thread_counter: AtomicUsize::new(0),
             switch_interval: std::sync::atomic::AtomicU64::new(0.005f64.to_bits()),
         };
         let rt = Arc::new(rt);
@@ -102,6 +110,7 @@ impl Runtime {
 
     pub fn set_switch_interval(&self, s: f64) {
         self.switch_interval.store(s.to_bits(), Ordering::Relaxed);
+        self.gil.set_interval(std::time::Duration::from_secs_f64(s));
     }
 
     pub fn switch_interval(&self) -> f64 {
@@ -160,6 +169,12 @@ pub struct Vm {
     pub iters: Vec<LoopIter>,
     /// The exception being handled (`sys.exc_info()`), for bare `raise` and chaining.
     pub exc_info: Option<Arc<ExcObj>>,
+    /// This thread's row in the GIL (which it holds while it runs Toy code).
+    pub token: crate::gil::ThreadToken,
+    /// The handle of the Toy thread this VM runs (MainThread for the program itself).
+    pub current: Arc<crate::thread::ThreadHandle>,
+    /// Instructions executed since they were last reported to the GIL statistics.
+    executed: u64,
     /// Set by `Yield` so that `resume` can tell a yield from a return.
     yielded: bool,
     /// How many Rust-level calls back into the dispatch loop are active (see call.rs).
@@ -167,8 +182,23 @@ pub struct Vm {
 }
 
 impl Vm {
+    /// The VM of the main thread: registers `MainThread` and takes the GIL.
     pub fn new(rt: Arc<Runtime>) -> Vm {
+        let handle = crate::thread::ThreadHandle::main();
+        rt.threads.lock().push(handle.clone());
+        Vm::for_thread(rt, handle)
+    }
+
+    /// A VM for the Toy thread `handle`, run by the calling OS thread: it joins the GIL's
+    /// statistics and blocks until it holds the GIL.
+    pub fn for_thread(rt: Arc<Runtime>, handle: Arc<crate::thread::ThreadHandle>) -> Vm {
+        let token = rt.gil.register_thread(&handle.name);
+        rt.gil.acquire(&token);
+        handle.set_ident();
         Vm {
+            token,
+            current: handle,
+            executed: 0,
             rt,
             frames: Vec::with_capacity(64),
             stack: Vec::with_capacity(1024),
@@ -207,7 +237,35 @@ impl Vm {
     /// Run a blocking OS operation (file or pipe I/O, waiting for a child …). This is the one
     /// place where a thread says "I am about to block": the GIL is released around it.
     pub fn blocking<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        f()
+        self.report_instructions();
+        self.rt.gil.without(&self.token, f)
+    }
+
+    /// Pass the instruction count to the GIL statistics.
+    pub fn report_instructions(&mut self) {
+        if self.executed != 0 {
+            self.rt.gil.add_instructions(&self.token, self.executed);
+            self.executed = 0;
+        }
+    }
+
+    /// Is this the program's main thread (the one Ctrl-C interrupts)?
+    pub fn is_main(&self) -> bool {
+        self.current.is_main
+    }
+
+    /// A closure that tells a blocking wait to give up because Ctrl-C was pressed (only
+    /// the main thread is interrupted, as in Python).
+    pub fn interrupt_check(&self) -> impl Fn() -> bool + Send + Sync + 'static {
+        let flag = self.rt.interrupted.clone();
+        let main = self.is_main();
+        move || main && flag.load(Ordering::Relaxed)
+    }
+
+    /// The KeyboardInterrupt a blocking wait raises when it was cut short by Ctrl-C.
+    pub fn take_interrupt(&mut self) -> Arc<ExcObj> {
+        self.rt.interrupted.store(false, Ordering::SeqCst);
+        ExcObj::with_args(ExcKind::KeyboardInterrupt, Vec::new())
     }
 
     /// Everything a forked child must reset before it runs Toy code: it has only the forking
@@ -217,6 +275,12 @@ impl Vm {
         // Output buffered before the fork was flushed by the parent (see `before_fork`).
         self.rt.stdout.lock().discard();
         crate::modules::reseed_random_after_fork();
+        // Only the forking thread exists here: a fresh GIL that it holds, and a thread
+        // registry with just its own handle.
+        self.rt.gil.reinit_after_fork(&self.token);
+        self.rt.gil.acquire(&self.token);
+        *self.rt.threads.lock() = vec![self.current.clone()];
+        self.rt.interrupted.store(false, Ordering::SeqCst);
     }
 
     /// Called in the parent right before `fork()`: nothing buffered may be printed twice.
@@ -228,8 +292,8 @@ impl Vm {
     pub fn sleep(&mut self, d: std::time::Duration) -> PResult<()> {
         let deadline = std::time::Instant::now() + d;
         loop {
-            if self.rt.interrupted.load(Ordering::SeqCst) {
-                return self.handle_eval_breaker();
+            if self.is_main() && self.rt.interrupted.load(Ordering::SeqCst) {
+                return Err(self.take_interrupt());
             }
             let now = std::time::Instant::now();
             if now >= deadline {
@@ -303,7 +367,9 @@ impl Vm {
             }
             macro_rules! check_breaker {
                 () => {
-                    if self.rt.eval_breaker.load(Ordering::Relaxed) != 0 {
+                    if self.rt.gil.breaker().load(Ordering::Relaxed) != 0
+                        || self.rt.interrupted.load(Ordering::Relaxed)
+                    {
                         save_ip!();
                         tri!(self.handle_eval_breaker());
                     }
@@ -313,6 +379,7 @@ impl Vm {
             let error: Arc<ExcObj> = loop {
                 let instr = instrs[ip];
                 ip += 1;
+                self.executed += 1;
                 match instr {
                     Instr::Nop => {}
                     Instr::LoadConst(k) => self.stack.push(code.consts[k as usize].clone()),
@@ -1247,9 +1314,13 @@ impl Vm {
 
     /// Called at check points when the eval breaker is set.
     fn handle_eval_breaker(&mut self) -> PResult<()> {
-        if self.rt.interrupted.swap(false, Ordering::SeqCst) {
-            self.rt.eval_breaker.fetch_sub(1, Ordering::SeqCst);
+        if self.is_main() && self.rt.interrupted.swap(false, Ordering::SeqCst) {
             return Err(ExcObj::with_args(ExcKind::KeyboardInterrupt, Vec::new()));
+        }
+        if self.rt.gil.breaker().load(Ordering::Relaxed) & crate::gil::BREAK_GIL_DROP != 0 {
+            // Another thread has waited a whole switch interval: hand the GIL over.
+            self.report_instructions();
+            self.rt.gil.yield_to_waiter(&self.token);
         }
         Ok(())
     }
