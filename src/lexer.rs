@@ -507,6 +507,11 @@ impl<'s> Lexer<'s> {
         SyntaxError::new(msg, pos)
     }
 
+    /// Whether the whole input has been read (what is left are the final layout tokens).
+    pub fn exhausted(&self) -> bool {
+        self.finished
+    }
+
     /// Whether the lexer has reported an error (then it is the error of the whole parse).
     pub fn failed(&self) -> bool {
         self.failed

@@ -9,6 +9,9 @@
 //! tokenizer error anywhere in the file beats a parser error found before it (CPython
 //! tokenizes the rest of the file after a parse error), and the reserved features (class,
 //! decorators, yield, async/await) are reported only when the file has no real syntax error.
+//! Expression nodes are built together with the depth of their tree, and a tree deeper than
+//! `MAX_EXPR_DEPTH` is refused as soon as it would be built: dropping a tree cannot overflow
+//! the stack, and the later (recursive) stages can rely on that bound.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -165,12 +168,22 @@ fn module_error(err: ParseError<Pos, Tok, SyntaxError>, lexer: &mut Lexer) -> Sy
                     e.kind = "IndentationError";
                     return e;
                 }
+                _ if has("\"except\"") && has("\"finally\"") && !has("\"pass\"") => {
+                    let mut e = SyntaxError::new("expected 'except' or 'finally' block", l);
+                    e.at_eof = matches!(tok, Tok::Dedent) && lexer.exhausted();
+                    e
+                }
                 Tok::Dedent if !has("Indent") => {
                     let mut e = SyntaxError::new("unexpected unindent", l);
                     e.kind = "IndentationError";
                     return e;
                 }
-                _ if has("Indent") => expected_block(l, &info),
+                _ if has("Indent") => {
+                    // A DEDENT made by the end of the input: the block may still come.
+                    let mut e = expected_block(l, &info);
+                    e.at_eof = matches!(tok, Tok::Dedent) && lexer.exhausted();
+                    e
+                }
                 Tok::Walrus => {
                     SyntaxError::new("assignment expressions (':=') are not supported in Toy", l)
                 }
@@ -196,9 +209,6 @@ fn module_error(err: ParseError<Pos, Tok, SyntaxError>, lexer: &mut Lexer) -> Sy
                 }
                 _ if has("\"else\"") && !has("\"pass\"") && !matches!(tok, Tok::Colon) => {
                     SyntaxError::new("expected 'else' after 'if' expression", l)
-                }
-                _ if has("\"except\"") && has("\"finally\"") && !has("\"pass\"") => {
-                    SyntaxError::new("expected 'except' or 'finally' block", l)
                 }
                 _ => generic_error(&tok, l, lexer),
             }
@@ -1970,6 +1980,9 @@ mod tests {
     fn at_eof() {
         let eof = |src: &str| parse_module(src).err().map(|e| e.at_eof);
         for src in [
+            "def f():\n    if x:\n",
+            "for x in y:\n  while z:\n",
+            "def f():\n  try:\n    pass\n",
             "x = (1,",
             "x = [\n1,\n",
             "if x:",
