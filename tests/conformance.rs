@@ -9,6 +9,10 @@
 //! on a pool of `available_parallelism()` workers. Every failing script is reported with a line
 //! diff of expected against actual output, then `N passed, M failed`.
 //!
+//! `tests/conformance/xfail.txt` lists scripts known to fail today, one per line as
+//! `PATH  # reason`: they are still run and reported, but do not fail the suite; a listed
+//! script that passes fails the suite, so the list can only shrink.
+//!
 //! `TOY_TEST_FILTER=SUBSTRING` runs only the scripts whose path under `tests/conformance`
 //! contains SUBSTRING (e.g. `numbers/` or `fstring`).
 
@@ -45,24 +49,53 @@ fn conformance() {
         root.display()
     );
 
-    let failures: Vec<String> = support::par_map(&scripts, |script| check(&root, script))
-        .into_iter()
-        .flatten()
-        .collect();
+    let xfail = known_failures(&root);
+    let results: Vec<(String, Option<String>)> = support::par_map(&scripts, |script| {
+        (relative(&root, script), check(&root, script))
+    });
 
     let mut report = String::new();
-    for failure in &failures {
-        report.push_str(failure);
+    let (mut failed, mut known, mut fixed) = (0, Vec::new(), Vec::new());
+    for (rel, outcome) in &results {
+        let listed = xfail.iter().find(|(p, _)| p == rel);
+        match (outcome, listed) {
+            (Some(failure), None) => {
+                failed += 1;
+                report.push_str(failure);
+            }
+            (Some(_), Some((p, why))) => known.push(format!("  {p}  # {why}")),
+            (None, Some((p, _))) => fixed.push(p.clone()),
+            (None, None) => {}
+        }
     }
-    let passed = scripts.len() - failures.len();
-    let _ = writeln!(report, "{} passed, {} failed", passed, failures.len());
+    if !known.is_empty() {
+        let _ = writeln!(report, "known failures (tests/conformance/xfail.txt), {}:", known.len());
+        for k in &known {
+            let _ = writeln!(report, "{k}");
+        }
+    }
+    for p in &fixed {
+        failed += 1;
+        let _ = writeln!(report, "FIXED {p}: it passes now; remove it from tests/conformance/xfail.txt");
+    }
+    let passed = results.len() - failed - known.len();
+    let _ = writeln!(report, "{} passed, {} failed, {} known failures", passed, failed, known.len());
     eprint!("{report}");
-    assert!(
-        failures.is_empty(),
-        "{} of {} conformance scripts failed (reports above)",
-        failures.len(),
-        scripts.len()
-    );
+    assert!(failed == 0, "{} of {} conformance scripts failed (reports above)", failed, scripts.len());
+}
+
+/// `xfail.txt`: `path/under/conformance.toy  # reason` per line.
+fn known_failures(root: &Path) -> Vec<(String, String)> {
+    let Ok(text) = fs::read_to_string(root.join("xfail.txt")) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|l| {
+            let (p, why) = l.split_once('#').unwrap_or((l, "no reason given"));
+            (p.trim().to_string(), why.trim().to_string())
+        })
+        .collect()
 }
 
 fn find_scripts(dir: &Path, out: &mut Vec<PathBuf>) {
