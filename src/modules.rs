@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use num_bigint::BigInt;
+use num_traits::{FromPrimitive, Signed, ToPrimitive, Zero};
+
 use crate::builtins::{args, builtin};
 use crate::exceptions::{ExcKind, ExcObj};
 use crate::ops::{self, err, type_error};
@@ -76,17 +79,18 @@ struct StdStream {
     err: bool,
 }
 
-fn stream_write(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn stream_write(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let is_err = matches!(a.first(), Some(Value::Native(n)) if n.0.type_name() == "stderr");
-    let s = match a.get(1) {
-        Some(Value::Str(s)) => s.clone(),
-        Some(v) => {
+    args::onearg("TextIOWrapper.write", &a[1..], kw)?;
+    let s = match &a[1] {
+        Value::Str(s) => s.clone(),
+        Value::None => return type_error("write() argument must be str, not None"),
+        v => {
             return type_error(format!(
                 "write() argument must be str, not {}",
                 v.type_name()
             ))
         }
-        None => return type_error("write() takes exactly one argument (0 given)"),
     };
     if is_err {
         vm.rt.stdout.lock().flush();
@@ -97,7 +101,8 @@ fn stream_write(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::Int(s.char_len() as i64))
 }
 
-fn stream_flush(vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+fn stream_flush(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::noargs("TextIOWrapper.flush", &a[1.min(a.len())..], kw)?;
     vm.rt.stdout.lock().flush();
     Ok(Value::None)
 }
@@ -160,13 +165,24 @@ fn make_sys(vm: &mut Vm) -> Module {
     )
 }
 
-fn sys_exit(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::range("exit", a, 0, 1)?;
-    Err(ExcObj::with_args(ExcKind::SystemExit, a.to_vec()))
+fn sys_exit(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::positional("sys.exit", "exit", a, kw, 0, 1)?;
+    // sys.exit(None) raises SystemExit() with no arguments, as CPython does.
+    let args = match a.first() {
+        None | Some(Value::None) => Vec::new(),
+        Some(v) => vec![v.clone()],
+    };
+    Err(ExcObj::with_args(ExcKind::SystemExit, args))
 }
 
-fn sys_setrecursionlimit(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("setrecursionlimit", a, 1)?;
+fn sys_setrecursionlimit(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::onearg("sys.setrecursionlimit", a, kw)?;
+    if let Value::BigInt(_) = &a[0] {
+        return err(
+            ExcKind::OverflowError,
+            "Python int too large to convert to C int",
+        );
+    }
     let n = ops::as_index(&a[0], || {
         format!(
             "'{}' object cannot be interpreted as an integer",
@@ -183,14 +199,15 @@ fn sys_setrecursionlimit(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::None)
 }
 
-fn sys_getrecursionlimit(vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+fn sys_getrecursionlimit(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::noargs("sys.getrecursionlimit", a, kw)?;
     Ok(Value::Int(
         vm.rt.recursion_limit.load(Ordering::Relaxed) as i64
     ))
 }
 
-fn sys_setswitchinterval(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("setswitchinterval", a, 1)?;
+fn sys_setswitchinterval(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::onearg("sys.setswitchinterval", a, kw)?;
     let s = num_arg("setswitchinterval", &a[0])?;
     if s <= 0.0 {
         return err(
@@ -202,7 +219,8 @@ fn sys_setswitchinterval(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::None)
 }
 
-fn sys_getswitchinterval(vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+fn sys_getswitchinterval(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::noargs("sys.getswitchinterval", a, kw)?;
     Ok(Value::Float(vm.rt.switch_interval()))
 }
 
@@ -248,8 +266,8 @@ fn make_math() -> Module {
     )
 }
 
-fn one(name: &str, a: &[Value]) -> PResult<f64> {
-    args::exact(name, a, 1)?;
+fn one(name: &str, a: &[Value], kw: Kw) -> PResult<f64> {
+    args::onearg(&format!("math.{}", name), a, kw)?;
     num_arg(name, &a[0])
 }
 
@@ -257,16 +275,16 @@ fn domain<T>() -> PResult<T> {
     err(ExcKind::ValueError, "math domain error")
 }
 
-fn m_sqrt(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    let x = one("sqrt", a)?;
+fn m_sqrt(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let x = one("sqrt", a, kw)?;
     if x < 0.0 {
         return domain();
     }
     Ok(Value::Float(x.sqrt()))
 }
 
-fn int_round(a: &[Value], name: &str, f: fn(f64) -> f64) -> PResult<Value> {
-    args::exact(name, a, 1)?;
+fn int_round(a: &[Value], kw: Kw, name: &str, f: fn(f64) -> f64) -> PResult<Value> {
+    args::onearg(&format!("math.{}", name), a, kw)?;
     if let Value::Int(_) | Value::BigInt(_) = &a[0] {
         return Ok(a[0].clone());
     }
@@ -286,18 +304,18 @@ fn int_round(a: &[Value], name: &str, f: fn(f64) -> f64) -> PResult<Value> {
     Ok(crate::builtins::float_to_int(f(x)))
 }
 
-fn m_floor(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    int_round(a, "floor", f64::floor)
+fn m_floor(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    int_round(a, kw, "floor", f64::floor)
 }
-fn m_ceil(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    int_round(a, "ceil", f64::ceil)
+fn m_ceil(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    int_round(a, kw, "ceil", f64::ceil)
 }
-fn m_trunc(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    int_round(a, "trunc", f64::trunc)
+fn m_trunc(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    int_round(a, kw, "trunc", f64::trunc)
 }
 
-fn m_isqrt(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("isqrt", a, 1)?;
+fn m_isqrt(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::onearg("math.isqrt", a, kw)?;
     let Some(n) = ops::to_bigint(&a[0]) else {
         return type_error(format!(
             "'{}' object cannot be interpreted as an integer",
@@ -310,8 +328,11 @@ fn m_isqrt(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::from_bigint(n.sqrt()))
 }
 
-fn m_log(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::range("log", a, 1, 2)?;
+fn m_log(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::no_kwargs("log", kw)?;
+    if a.is_empty() || a.len() > 2 {
+        return type_error("math.log requires 1 to 2 arguments");
+    }
     let ln = |v: &Value| -> PResult<f64> {
         if let (Value::BigInt(b), Err(_)) = (v, ops::to_f64(v)) {
             // Big ints: log of the leading digits plus the scale.
@@ -345,63 +366,63 @@ fn m_log(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     }
 }
 
-fn m_log2(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    let x = one("log2", a)?;
+fn m_log2(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let x = one("log2", a, kw)?;
     if x <= 0.0 {
         return domain();
     }
     Ok(Value::Float(x.log2()))
 }
-fn m_log10(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    let x = one("log10", a)?;
+fn m_log10(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let x = one("log10", a, kw)?;
     if x <= 0.0 {
         return domain();
     }
     Ok(Value::Float(x.log10()))
 }
-fn m_exp(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    let x = one("exp", a)?;
+fn m_exp(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let x = one("exp", a, kw)?;
     let r = x.exp();
     if r.is_infinite() && x.is_finite() {
         return err(ExcKind::OverflowError, "math range error");
     }
     Ok(Value::Float(r))
 }
-fn m_sin(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    let x = one("sin", a)?;
+fn m_sin(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let x = one("sin", a, kw)?;
     if x.is_infinite() {
         return domain();
     }
     Ok(Value::Float(x.sin()))
 }
-fn m_cos(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    let x = one("cos", a)?;
+fn m_cos(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let x = one("cos", a, kw)?;
     if x.is_infinite() {
         return domain();
     }
     Ok(Value::Float(x.cos()))
 }
-fn m_tan(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    let x = one("tan", a)?;
+fn m_tan(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let x = one("tan", a, kw)?;
     if x.is_infinite() {
         return domain();
     }
     Ok(Value::Float(x.tan()))
 }
-fn m_atan(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    Ok(Value::Float(one("atan", a)?.atan()))
+fn m_atan(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    Ok(Value::Float(one("atan", a, kw)?.atan()))
 }
-fn m_atan2(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("atan2", a, 2)?;
+fn m_atan2(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::positional("math.atan2", "atan2", a, kw, 2, 2)?;
     Ok(Value::Float(
         num_arg("atan2", &a[0])?.atan2(num_arg("atan2", &a[1])?),
     ))
 }
-fn m_fabs(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    Ok(Value::Float(one("fabs", a)?.abs()))
+fn m_fabs(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    Ok(Value::Float(one("fabs", a, kw)?.abs()))
 }
-fn m_pow(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("pow", a, 2)?;
+fn m_pow(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::positional("math.pow", "pow", a, kw, 2, 2)?;
     let (x, y) = (num_arg("pow", &a[0])?, num_arg("pow", &a[1])?);
     if x == 0.0 && y < 0.0 {
         return domain();
@@ -415,7 +436,8 @@ fn m_pow(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     }
     Ok(Value::Float(r))
 }
-fn m_hypot(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn m_hypot(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::no_kwargs("math.hypot", kw)?;
     let mut acc = 0.0f64;
     for v in a {
         let x = num_arg("hypot", v)?;
@@ -423,7 +445,8 @@ fn m_hypot(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     }
     Ok(Value::Float(acc))
 }
-fn m_gcd(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn m_gcd(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::no_kwargs("math.gcd", kw)?;
     let mut g = num_bigint::BigInt::from(0);
     for v in a {
         let Some(n) = ops::to_bigint(v) else {
@@ -436,8 +459,8 @@ fn m_gcd(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     }
     Ok(Value::from_bigint(g))
 }
-fn m_factorial(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("factorial", a, 1)?;
+fn m_factorial(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::onearg("math.factorial", a, kw)?;
     let n = match &a[0] {
         Value::Int(i) => *i,
         Value::Bool(b) => *b as i64,
@@ -461,24 +484,27 @@ fn m_factorial(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     }
     Ok(Value::from_bigint(acc))
 }
-fn m_isnan(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(one("isnan", a)?.is_nan()))
+fn m_isnan(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    Ok(Value::Bool(one("isnan", a, kw)?.is_nan()))
 }
-fn m_isinf(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(one("isinf", a)?.is_infinite()))
+fn m_isinf(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    Ok(Value::Bool(one("isinf", a, kw)?.is_infinite()))
 }
-fn m_isfinite(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(one("isfinite", a)?.is_finite()))
+fn m_isfinite(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    Ok(Value::Bool(one("isfinite", a, kw)?.is_finite()))
 }
 fn m_isclose(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    let k = args::kw("isclose", kw, &["rel_tol", "abs_tol"])?;
-    args::exact("isclose", a, 2)?;
-    let (x, y) = (num_arg("isclose", &a[0])?, num_arg("isclose", &a[1])?);
-    let rel = match k[0] {
+    let k = args::parse("isclose", a, kw, &["a", "b", "rel_tol", "abs_tol"], 0, 2, 2)?;
+    let k: Vec<Option<&Value>> = k.iter().map(|v| v.as_ref()).collect();
+    let (x, y) = (
+        num_arg("isclose", k[0].unwrap())?,
+        num_arg("isclose", k[1].unwrap())?,
+    );
+    let rel = match k[2] {
         Some(v) => num_arg("isclose", v)?,
         None => 1e-9,
     };
-    let abs = match k[1] {
+    let abs = match k[3] {
         Some(v) => num_arg("isclose", v)?,
         None => 0.0,
     };
@@ -513,7 +539,8 @@ fn make_time() -> Module {
     )
 }
 
-fn t_time(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+fn t_time(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::noargs("time.time", a, kw)?;
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -526,35 +553,61 @@ fn clock(id: libc::clockid_t) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn t_perf_counter(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+fn t_perf_counter(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::noargs("time.perf_counter", a, kw)?;
     Ok(Value::Float(clock(libc::CLOCK_MONOTONIC)))
 }
-fn t_monotonic(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+fn t_monotonic(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::noargs("time.monotonic", a, kw)?;
     Ok(Value::Float(clock(libc::CLOCK_MONOTONIC)))
 }
-fn t_process_time(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+fn t_process_time(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::noargs("time.process_time", a, kw)?;
     Ok(Value::Float(clock(libc::CLOCK_PROCESS_CPUTIME_ID)))
 }
-fn t_thread_time(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+fn t_thread_time(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::noargs("time.thread_time", a, kw)?;
     Ok(Value::Float(clock(libc::CLOCK_THREAD_CPUTIME_ID)))
 }
 
-fn t_sleep(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("sleep", a, 1)?;
-    let s = match ops::to_f64(&a[0])? {
-        Some(s) => s,
-        None => {
+fn t_sleep(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::onearg("time.sleep", a, kw)?;
+    let too_large = || {
+        err(
+            ExcKind::OverflowError,
+            "timestamp too large to convert to C _PyTime_t",
+        )
+    };
+    let s = match &a[0] {
+        Value::Float(f) => {
+            if f.is_nan() {
+                return err(ExcKind::ValueError, "Invalid value NaN (not a number)");
+            }
+            if (f * 1e9).abs() >= 9.223372036854775807e18 {
+                return err(
+                    ExcKind::OverflowError,
+                    "timestamp out of range for platform time_t",
+                );
+            }
+            *f
+        }
+        Value::Int(i) => {
+            if i.checked_mul(1_000_000_000).is_none() {
+                return too_large();
+            }
+            *i as f64
+        }
+        Value::Bool(b) => *b as i64 as f64,
+        Value::BigInt(_) => return too_large(),
+        v => {
             return type_error(format!(
                 "'{}' object cannot be interpreted as an integer",
-                a[0].type_name()
+                v.type_name()
             ))
         }
     };
     if s < 0.0 {
         return err(ExcKind::ValueError, "sleep length must be non-negative");
-    }
-    if !s.is_finite() {
-        return err(ExcKind::OverflowError, "sleep length is too large");
     }
     vm.sleep(std::time::Duration::from_secs_f64(s))?;
     Ok(Value::None)
@@ -577,13 +630,16 @@ fn make_os() -> Module {
     )
 }
 
-fn os_getpid(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+fn os_getpid(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::noargs("posix.getpid", a, kw)?;
     Ok(Value::Int(std::process::id() as i64))
 }
-fn os_getppid(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+fn os_getppid(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::noargs("posix.getppid", a, kw)?;
     Ok(Value::Int(nix::unistd::getppid().as_raw() as i64))
 }
-fn os_cpu_count(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+fn os_cpu_count(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::noargs("posix.cpu_count", a, kw)?;
     Ok(Value::Int(
         std::thread::available_parallelism()
             .map(|n| n.get() as i64)
@@ -591,15 +647,15 @@ fn os_cpu_count(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
     ))
 }
 fn os_getenv(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    let k = args::kw("getenv", kw, &["key", "default"])?;
-    let key = match a.first().or(k[0]) {
+    let k = args::pyfunc("getenv", a, kw, &["key", "default"], 1, false)?;
+    let key = match k[0].as_ref() {
         Some(Value::Str(s)) => s.s.clone(),
         Some(v) => return type_error(format!("str expected, not {}", v.type_name())),
-        None => return type_error("getenv() missing 1 required positional argument: 'key'"),
+        None => unreachable!(),
     };
     Ok(match std::env::var(&key) {
         Ok(v) => Value::str(v),
-        Err(_) => a.get(1).or(k[1]).cloned().unwrap_or(Value::None),
+        Err(_) => k[1].clone().unwrap_or(Value::None),
     })
 }
 
@@ -688,86 +744,164 @@ fn make_random() -> Module {
     )
 }
 
-fn r_random(_vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
+fn r_random(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    args::noargs("Random.random", a, kw)?;
     Ok(Value::Float(
         (next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64),
     ))
 }
 
-fn int_arg(v: &Value) -> PResult<i64> {
-    ops::as_index(v, || {
-        format!(
-            "'{}' object cannot be interpreted as an integer",
-            v.type_name()
-        )
-    })
+/// A uniformly random integer in [0, n) for n > 0 (rejection sampling on n's bit length).
+fn rand_below_big(n: &BigInt) -> BigInt {
+    if let Some(m) = n.to_u64() {
+        return BigInt::from(rand_below(m));
+    }
+    let bits = n.bits();
+    loop {
+        let mut r = BigInt::zero();
+        let mut left = bits;
+        while left > 0 {
+            let take = left.min(64);
+            let chunk = if take == 64 {
+                next_u64()
+            } else {
+                next_u64() >> (64 - take)
+            };
+            r = (r << take) + BigInt::from(chunk);
+            left -= take;
+        }
+        if &r < n {
+            return r;
+        }
+    }
 }
 
-fn r_randint(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    if a.len() != 2 {
-        return type_error(format!(
-            "Random.randint() missing {} required positional argument{}",
-            2 - a.len().min(2),
-            if a.len() == 1 { "" } else { "s" }
-        ));
+/// randrange's integer arguments: ints as they are, integral floats accepted (CPython
+/// deprecates them), anything else a ValueError/TypeError as `int(x)` would give.
+fn rr_index(v: &Value, what: &str) -> PResult<BigInt> {
+    if let Some(b) = ops::to_bigint(v) {
+        if !matches!(v, Value::Float(_)) {
+            return Ok(b);
+        }
     }
-    let (lo, hi) = (int_arg(&a[0])?, int_arg(&a[1])?);
-    if hi < lo {
+    let non_integer = || {
+        err(
+            ExcKind::ValueError,
+            format!("non-integer {} for randrange()", what),
+        )
+    };
+    match v {
+        Value::Float(f) => {
+            if f.is_nan() {
+                return err(ExcKind::ValueError, "cannot convert float NaN to integer");
+            }
+            if f.is_infinite() {
+                return err(
+                    ExcKind::OverflowError,
+                    "cannot convert float infinity to integer",
+                );
+            }
+            if f.fract() != 0.0 {
+                return non_integer();
+            }
+            Ok(BigInt::from_f64(*f).unwrap_or_default())
+        }
+        Value::Str(_) => {
+            crate::builtins::int_of(v)?;
+            non_integer()
+        }
+        _ => type_error(format!(
+            "int() argument must be a string, a bytes-like object or a real number, not '{}'",
+            v.type_name()
+        )),
+    }
+}
+
+fn randrange(start: &Value, stop: Option<&Value>, step: Option<&Value>) -> PResult<Value> {
+    let istart = rr_index(start, "arg 1")?;
+    let Some(stop) = stop.filter(|v| !matches!(v, Value::None)) else {
+        if step.is_some() {
+            return type_error("Missing a non-None stop argument");
+        }
+        if istart.is_positive() {
+            return Ok(Value::from_bigint(rand_below_big(&istart)));
+        }
+        return err(ExcKind::ValueError, "empty range for randrange()");
+    };
+    let istop = rr_index(stop, "stop")?;
+    let width = &istop - &istart;
+    let istep = match step {
+        None => BigInt::from(1),
+        Some(s) => rr_index(s, "step")?,
+    };
+    if istep == BigInt::from(1) {
+        if width.is_positive() {
+            return Ok(Value::from_bigint(istart + rand_below_big(&width)));
+        }
         return err(
             ExcKind::ValueError,
             format!(
                 "empty range for randrange() ({}, {}, {})",
-                lo,
-                hi + 1,
-                hi + 1 - lo
+                istart, istop, width
             ),
         );
     }
-    let span = (hi as i128 - lo as i128 + 1) as u64;
-    Ok(Value::Int(lo.wrapping_add(rand_below(span) as i64)))
-}
-
-fn r_randrange(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::range("randrange", a, 1, 3)?;
-    let (start, stop, step) = match a.len() {
-        1 => (0, int_arg(&a[0])?, 1),
-        2 => (int_arg(&a[0])?, int_arg(&a[1])?, 1),
-        _ => (int_arg(&a[0])?, int_arg(&a[1])?, int_arg(&a[2])?),
-    };
-    if step == 0 {
-        return err(ExcKind::ValueError, "zero step for randrange()");
-    }
-    let n = if step > 0 {
-        (stop - start + step - 1) / step
+    let n = if istep.is_positive() {
+        num_integer::Integer::div_floor(&(&width + &istep - 1), &istep)
+    } else if istep.is_negative() {
+        num_integer::Integer::div_floor(&(&width + &istep + 1), &istep)
     } else {
-        (start - stop - step - 1) / (-step)
+        return err(ExcKind::ValueError, "zero step for randrange()");
     };
-    if n <= 0 {
+    if !n.is_positive() {
         return err(ExcKind::ValueError, "empty range for randrange()");
     }
-    Ok(Value::Int(start + step * rand_below(n as u64) as i64))
+    Ok(Value::from_bigint(istart + istep * rand_below_big(&n)))
 }
 
-fn r_uniform(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("uniform", a, 2)?;
-    let (lo, hi) = (num_arg("uniform", &a[0])?, num_arg("uniform", &a[1])?);
+fn r_randint(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let k = args::pyfunc("Random.randint", a, kw, &["a", "b"], 0, true)?;
+    let (lo, hi) = (k[0].as_ref().unwrap(), k[1].as_ref().unwrap());
+    let stop = ops::add(hi, &Value::Int(1))?;
+    randrange(lo, Some(&stop), None)
+}
+
+fn r_randrange(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let k = args::pyfunc(
+        "Random.randrange",
+        a,
+        kw,
+        &["start", "stop", "step"],
+        2,
+        true,
+    )?;
+    randrange(k[0].as_ref().unwrap(), k[1].as_ref(), k[2].as_ref())
+}
+
+fn r_uniform(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let k = args::pyfunc("Random.uniform", a, kw, &["a", "b"], 0, true)?;
+    let (a, b) = (k[0].as_ref().unwrap(), k[1].as_ref().unwrap());
+    // a + (b - a) * random(), with Python's operator errors.
+    let width = ops::sub(b, a)?;
     let r = (next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-    Ok(Value::Float(lo + (hi - lo) * r))
+    ops::add(a, &ops::mul(&width, &Value::Float(r))?)
 }
 
-fn r_choice(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("choice", a, 1)?;
-    let n = crate::builtins::len_of(&a[0])?;
+fn r_choice(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let k = args::pyfunc("Random.choice", a, kw, &["seq"], 0, true)?;
+    let seq = k[0].as_ref().unwrap();
+    let n = crate::builtins::len_of(seq)?;
     if n == 0 {
         return err(ExcKind::IndexError, "Cannot choose from an empty sequence");
     }
     let _ = vm;
-    crate::builtins::subscript::get_item(&a[0], &Value::Int(rand_below(n as u64) as i64))
+    crate::builtins::subscript::get_item(seq, &Value::Int(rand_below(n as u64) as i64))
 }
 
-fn r_shuffle(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    args::exact("shuffle", a, 1)?;
-    match &a[0] {
+fn r_shuffle(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let k = args::pyfunc("Random.shuffle", a, kw, &["x"], 0, true)?;
+    let x = k[0].as_ref().unwrap();
+    match x {
         Value::List(l) => {
             let mut items = l.items.lock();
             for i in (1..items.len()).rev() {
@@ -776,21 +910,42 @@ fn r_shuffle(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
             }
             Ok(Value::None)
         }
-        v => type_error(format!(
-            "'{}' object does not support item assignment",
-            v.type_name()
-        )),
+        v => {
+            let n = crate::builtins::len_of(v)?;
+            if n <= 1 {
+                return Ok(Value::None);
+            }
+            type_error(format!(
+                "'{}' object does not support item assignment",
+                v.type_name()
+            ))
+        }
     }
 }
 
-fn r_seed(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    let seed = match a.first() {
-        None | Some(Value::None) => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos() as u64,
-        Some(v) => crate::dict::hash_value(v)? as u64,
-    };
+fn r_seed(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let k = args::pyfunc("Random.seed", a, kw, &["a", "version"], 2, true)?;
+    let seed =
+        match k[0].as_ref() {
+            None | Some(Value::None) => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos() as u64,
+            Some(Value::Str(s)) => {
+                // FNV-1a: a seed that does not depend on the process's string hashing.
+                let mut h: u64 = 0xcbf29ce484222325;
+                for b in s.s.bytes() {
+                    h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+                }
+                h
+            }
+            Some(v @ (Value::Int(_) | Value::BigInt(_) | Value::Bool(_) | Value::Float(_))) => {
+                crate::dict::hash_value(v)? as u64
+            }
+            Some(_) => return type_error(
+                "The only supported seed types are: None,\nint, float, str, bytes, and bytearray.",
+            ),
+        };
     *RNG.lock() = Some(seeded(seed));
     Ok(Value::None)
 }

@@ -95,3 +95,294 @@ pub fn str_arg<'a>(fname: &str, v: &'a Value, what: &str) -> PResult<&'a str> {
         )),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// CPython's calling conventions, each with its own wording. `qual` is the name CPython prints
+// for the callable (`len`, `str.upper`, `math.sqrt`, `posix.getpid`), `name` the short name.
+// ---------------------------------------------------------------------------------------------
+
+type Kw<'a> = &'a [(Arc<str>, Value)];
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// METH_NOARGS: `str.upper() takes no arguments (1 given)`.
+pub fn noargs(qual: &str, a: &[Value], kw: Kw) -> PResult<()> {
+    no_kwargs(qual, kw)?;
+    if !a.is_empty() {
+        return type_error(format!("{}() takes no arguments ({} given)", qual, a.len()));
+    }
+    Ok(())
+}
+
+/// METH_O: `len() takes exactly one argument (0 given)`.
+pub fn onearg(qual: &str, a: &[Value], kw: Kw) -> PResult<()> {
+    no_kwargs(qual, kw)?;
+    if a.len() != 1 {
+        return type_error(format!(
+            "{}() takes exactly one argument ({} given)",
+            qual,
+            a.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Positional-only with `_PyArg_CheckPositional`: `divmod expected 2 arguments, got 0`,
+/// `strip expected at most 1 argument, got 2`; keywords: `str.strip() takes no keyword arguments`.
+pub fn positional(
+    qual: &str,
+    name: &str,
+    a: &[Value],
+    kw: Kw,
+    min: usize,
+    max: usize,
+) -> PResult<()> {
+    no_kwargs(qual, kw)?;
+    check_positional(name, a.len(), min, max)
+}
+
+/// The positional count check alone (`name expected at least 1 argument, got 0`).
+pub fn check_positional(name: &str, n: usize, min: usize, max: usize) -> PResult<()> {
+    if n < min {
+        return type_error(format!(
+            "{} expected {}{} argument{}, got {}",
+            name,
+            if min == max { "" } else { "at least " },
+            min,
+            plural(min),
+            n
+        ));
+    }
+    if n > max {
+        return type_error(format!(
+            "{} expected {}{} argument{}, got {}",
+            name,
+            if min == max { "" } else { "at most " },
+            max,
+            plural(max),
+            n
+        ));
+    }
+    Ok(())
+}
+
+/// Old-style `PyArg_ParseTuple` counts: `find() takes at least 1 argument (0 given)`.
+pub fn old_style(
+    qual: &str,
+    name: &str,
+    a: &[Value],
+    kw: Kw,
+    min: usize,
+    max: usize,
+) -> PResult<()> {
+    no_kwargs(qual, kw)?;
+    let n = a.len();
+    if n < min {
+        return type_error(format!(
+            "{}() takes {} {} argument{} ({} given)",
+            name,
+            if min == max { "exactly" } else { "at least" },
+            min,
+            plural(min),
+            n
+        ));
+    }
+    if n > max {
+        return type_error(format!(
+            "{}() takes {} {} argument{} ({} given)",
+            name,
+            if min == max { "exactly" } else { "at most" },
+            max,
+            plural(max),
+            n
+        ));
+    }
+    Ok(())
+}
+
+/// Argument Clinic's keyword parser (`_PyArg_UnpackKeywords`): `names` are all parameters in
+/// order, the first `posonly` positional-only, the first `minpos` required, at most `maxpos`
+/// positional (the rest keyword-only). Returns one slot per parameter.
+pub fn parse(
+    fname: &str,
+    a: &[Value],
+    kw: Kw,
+    names: &[&str],
+    posonly: usize,
+    minpos: usize,
+    maxpos: usize,
+) -> PResult<Vec<Option<Value>>> {
+    let nargs = a.len();
+    let nkw = kw.len();
+    let maxargs = names.len();
+    if nargs + nkw > maxargs {
+        return type_error(format!(
+            "{}() takes at most {} {}argument{} ({} given)",
+            fname,
+            maxargs,
+            if nargs == 0 { "keyword " } else { "" },
+            plural(maxargs),
+            nargs + nkw
+        ));
+    }
+    if nargs > maxpos {
+        if maxpos == 0 {
+            return type_error(format!("{}() takes no positional arguments", fname));
+        }
+        return type_error(format!(
+            "{}() takes {} {} positional argument{} ({} given)",
+            fname,
+            if minpos < maxpos {
+                "at most"
+            } else {
+                "exactly"
+            },
+            maxpos,
+            plural(maxpos),
+            nargs
+        ));
+    }
+    let minposonly = minpos.min(posonly);
+    if nargs < minposonly {
+        return type_error(format!(
+            "{}() takes {} {} positional argument{} ({} given)",
+            fname,
+            if minposonly < maxpos {
+                "at least"
+            } else {
+                "exactly"
+            },
+            minposonly,
+            plural(minposonly),
+            nargs
+        ));
+    }
+    let mut out: Vec<Option<Value>> = vec![None; maxargs];
+    for (i, v) in a.iter().enumerate() {
+        out[i] = Some(v.clone());
+    }
+    let mut left = nkw;
+    for i in nargs.max(posonly)..maxargs {
+        let found = if left > 0 {
+            kw.iter()
+                .find(|(k, _)| **k == *names[i])
+                .map(|(_, v)| v.clone())
+        } else {
+            None
+        };
+        match found {
+            Some(v) => {
+                out[i] = Some(v);
+                left -= 1;
+            }
+            None if i < minpos => {
+                return type_error(format!(
+                    "{}() missing required argument '{}' (pos {})",
+                    fname,
+                    names[i],
+                    i + 1
+                ));
+            }
+            None => {}
+        }
+    }
+    if left > 0 {
+        for i in posonly..nargs {
+            if kw.iter().any(|(k, _)| **k == *names[i]) {
+                return type_error(format!(
+                    "argument for {}() given by name ('{}') and position ({})",
+                    fname,
+                    names[i],
+                    i + 1
+                ));
+            }
+        }
+        for (k, _) in kw {
+            if !names[posonly..].iter().any(|n| **n == **k) {
+                return type_error(format!(
+                    "'{}' is an invalid keyword argument for {}()",
+                    k, fname
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A function written in Python (e.g. `Random.randint`): `names` are its parameters after
+/// `self`, the last `ndefaults` optional. Python's messages count `self` when `method`.
+pub fn pyfunc(
+    qual: &str,
+    a: &[Value],
+    kw: Kw,
+    names: &[&str],
+    ndefaults: usize,
+    method: bool,
+) -> PResult<Vec<Option<Value>>> {
+    let mut out: Vec<Option<Value>> = vec![None; names.len()];
+    for (i, v) in a.iter().enumerate().take(names.len()) {
+        out[i] = Some(v.clone());
+    }
+    for (k, v) in kw {
+        match names.iter().position(|n| **n == **k) {
+            None => {
+                return type_error(format!(
+                    "{}() got an unexpected keyword argument '{}'",
+                    qual, k
+                ))
+            }
+            Some(i) if out[i].is_some() => {
+                return type_error(format!(
+                    "{}() got multiple values for argument '{}'",
+                    qual, k
+                ))
+            }
+            Some(i) => out[i] = Some(v.clone()),
+        }
+    }
+    let extra = method as usize;
+    if a.len() > names.len() {
+        let total = names.len() + extra;
+        let required = names.len() - ndefaults + extra;
+        let takes = if ndefaults > 0 {
+            format!("from {} to {}", required, total)
+        } else {
+            total.to_string()
+        };
+        let given = a.len() + extra;
+        return type_error(format!(
+            "{}() takes {} positional argument{} but {} {} given",
+            qual,
+            takes,
+            plural(if ndefaults > 0 { 2 } else { total }),
+            given,
+            if given == 1 { "was" } else { "were" }
+        ));
+    }
+    let required = names.len() - ndefaults;
+    let missing: Vec<String> = (0..required)
+        .filter(|&i| out[i].is_none())
+        .map(|i| format!("'{}'", names[i]))
+        .collect();
+    if !missing.is_empty() {
+        let list = match missing.len() {
+            1 => missing[0].clone(),
+            2 => format!("{} and {}", missing[0], missing[1]),
+            n => format!("{}, and {}", missing[..n - 1].join(", "), missing[n - 1]),
+        };
+        return type_error(format!(
+            "{}() missing {} required positional argument{}: {}",
+            qual,
+            missing.len(),
+            plural(missing.len()),
+            list
+        ));
+    }
+    Ok(out)
+}

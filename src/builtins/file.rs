@@ -4,7 +4,7 @@
 //! released there).
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -17,8 +17,177 @@ use crate::vm::Vm;
 
 type Kw<'a> = &'a [(Arc<str>, Value)];
 
+/// A text-mode reader: UTF-8 decoding across chunk boundaries and, unless `newline` says
+/// otherwise, universal newlines (`\r\n` and `\r` read as `\n`).
+struct TextReader {
+    inner: File,
+    /// Decoded text not yet handed out.
+    buf: String,
+    /// Where the unconsumed text in `buf` starts (bytes).
+    pos: usize,
+    /// Undecoded bytes (an incomplete UTF-8 sequence at the end of a chunk).
+    raw: Vec<u8>,
+    /// The previous chunk ended with '\r' (a following '\n' belongs to it).
+    pending_cr: bool,
+    translate: bool,
+    eof: bool,
+}
+
+impl TextReader {
+    fn new(inner: File, translate: bool) -> TextReader {
+        TextReader {
+            inner,
+            buf: String::new(),
+            pos: 0,
+            raw: Vec::new(),
+            pending_cr: false,
+            translate,
+            eof: false,
+        }
+    }
+
+    fn avail(&self) -> &str {
+        &self.buf[self.pos..]
+    }
+
+    /// Read one more chunk into `buf`; false at the end of the file.
+    fn fill(&mut self) -> std::io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.pos > 0 && self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        } else if self.pos > 65536 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let mut chunk = [0u8; 8192];
+        let n = loop {
+            match self.inner.read(&mut chunk) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        if n == 0 {
+            self.eof = true;
+            if !self.raw.is_empty() {
+                let rest = std::mem::take(&mut self.raw);
+                let text = String::from_utf8_lossy(&rest).into_owned();
+                self.push_text(&text);
+            }
+            return Ok(false);
+        }
+        self.raw.extend_from_slice(&chunk[..n]);
+        let raw = std::mem::take(&mut self.raw);
+        let mut start = 0;
+        let mut text = String::new();
+        loop {
+            match std::str::from_utf8(&raw[start..]) {
+                Ok(t) => {
+                    text.push_str(t);
+                    break;
+                }
+                Err(e) => {
+                    let good = start + e.valid_up_to();
+                    text.push_str(std::str::from_utf8(&raw[start..good]).unwrap_or(""));
+                    match e.error_len() {
+                        Some(bad) => {
+                            text.push('\u{fffd}');
+                            start = good + bad;
+                        }
+                        None => {
+                            self.raw = raw[good..].to_vec();
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        self.push_text(&text);
+        Ok(true)
+    }
+
+    fn push_text(&mut self, text: &str) {
+        if !self.translate {
+            self.buf.push_str(text);
+            return;
+        }
+        for c in text.chars() {
+            if self.pending_cr {
+                self.pending_cr = false;
+                if c == '\n' {
+                    continue;
+                }
+            }
+            if c == '\r' {
+                self.buf.push('\n');
+                self.pending_cr = true;
+            } else {
+                self.buf.push(c);
+            }
+        }
+    }
+
+    /// Everything up to the end of the file.
+    fn read_all(&mut self) -> std::io::Result<String> {
+        while self.fill()? {}
+        let out = self.avail().to_string();
+        self.pos = self.buf.len();
+        Ok(out)
+    }
+
+    /// Up to `n` characters.
+    fn read_chars(&mut self, n: usize) -> std::io::Result<String> {
+        loop {
+            if let Some((b, _)) = self.avail().char_indices().nth(n) {
+                let out = self.avail()[..b].to_string();
+                self.pos += b;
+                return Ok(out);
+            }
+            if !self.fill()? {
+                return self.read_all();
+            }
+        }
+    }
+
+    /// One line (with its '\n'), at most `limit` characters; "" at the end of the file.
+    fn read_line(&mut self, limit: Option<usize>) -> std::io::Result<String> {
+        loop {
+            let avail = self.avail();
+            let mut end = None;
+            let mut count = 0;
+            for (b, c) in avail.char_indices() {
+                if limit == Some(count) {
+                    end = Some(b);
+                    break;
+                }
+                count += 1;
+                if c == '\n' {
+                    end = Some(b + 1);
+                    break;
+                }
+            }
+            if end.is_none() && limit == Some(count) {
+                end = Some(avail.len());
+            }
+            if let Some(e) = end {
+                let out = self.avail()[..e].to_string();
+                self.pos += e;
+                return Ok(out);
+            }
+            if !self.fill()? {
+                let out = self.avail().to_string();
+                self.pos = self.buf.len();
+                return Ok(out);
+            }
+        }
+    }
+}
+
 enum Handle {
-    Read(BufReader<File>),
+    Read(TextReader),
     Write(File),
     Closed,
 }
@@ -29,13 +198,110 @@ pub struct TextFile {
     handle: Mutex<Handle>,
 }
 
+/// The type name in an argument error: `None` for None itself.
+fn arg_type(v: &Value) -> &'static str {
+    match v {
+        Value::None => "None",
+        _ => v.type_name(),
+    }
+}
+
+fn opt_str(k: &Option<Value>, what: &str) -> PResult<Option<String>> {
+    match k {
+        None | Some(Value::None) => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s.s.clone())),
+        Some(v) => type_error(format!(
+            "open() argument '{}' must be str or None, not {}",
+            what,
+            v.type_name()
+        )),
+    }
+}
+
+/// Python's checks of an `open()` mode string; returns the base mode ('r', 'w', 'a' or 'x').
+fn check_mode(mode: &str) -> PResult<char> {
+    let (mut base, mut count, mut text, mut binary) = (' ', 0, false, false);
+    let chars: Vec<char> = mode.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        match c {
+            'r' | 'w' | 'a' | 'x' => {
+                base = *c;
+                count += 1;
+            }
+            '+' => {}
+            't' => text = true,
+            'b' => binary = true,
+            _ => return err(ExcKind::ValueError, format!("invalid mode: '{}'", mode)),
+        }
+        if chars[i + 1..].contains(c) {
+            return err(ExcKind::ValueError, format!("invalid mode: '{}'", mode));
+        }
+    }
+    if text && binary {
+        return err(
+            ExcKind::ValueError,
+            "can't have text and binary mode at once",
+        );
+    }
+    if count > 1 {
+        return err(
+            ExcKind::ValueError,
+            "must have exactly one of create/read/write/append mode",
+        );
+    }
+    if count == 0 {
+        return err(
+            ExcKind::ValueError,
+            "Must have exactly one of create/read/write/append mode and at most one plus",
+        );
+    }
+    if binary {
+        return err(ExcKind::ValueError, "binary mode is not supported in Toy");
+    }
+    Ok(base)
+}
+
 pub fn b_open(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    let k = args::kw(
+    let k = args::parse(
         "open",
+        a,
         kw,
-        &["file", "mode", "encoding", "newline", "errors", "buffering"],
+        &[
+            "file",
+            "mode",
+            "buffering",
+            "encoding",
+            "errors",
+            "newline",
+            "closefd",
+            "opener",
+        ],
+        0,
+        1,
+        8,
     )?;
-    let path = match a.first().or(k[0]) {
+    let mode = match &k[1] {
+        Some(Value::Str(s)) => s.s.clone(),
+        Some(v) => {
+            return type_error(format!(
+                "open() argument 'mode' must be str, not {}",
+                arg_type(v)
+            ))
+        }
+        None => "r".to_string(),
+    };
+    if let Some(b) = &k[2] {
+        crate::ops::as_index(b, || {
+            format!(
+                "'{}' object cannot be interpreted as an integer",
+                b.type_name()
+            )
+        })?;
+    }
+    opt_str(&k[3], "encoding")?;
+    opt_str(&k[4], "errors")?;
+    let newline = opt_str(&k[5], "newline")?;
+    let path = match &k[0] {
         Some(Value::Str(s)) => s.s.clone(),
         Some(v) => {
             return type_error(format!(
@@ -43,34 +309,25 @@ pub fn b_open(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
                 v.type_name()
             ))
         }
-        None => return type_error("open() missing required argument 'file' (pos 1)"),
+        None => unreachable!(),
     };
-    let mode = match a.get(1).or(k[1]) {
-        Some(Value::Str(s)) => s.s.clone(),
-        Some(v) => {
-            return type_error(format!(
-                "open() argument 'mode' must be str, not {}",
-                v.type_name()
-            ))
+    let base = check_mode(&mode)?;
+    if let Some(nl) = &newline {
+        if !matches!(nl.as_str(), "" | "\n" | "\r" | "\r\n") {
+            return err(
+                ExcKind::ValueError,
+                format!("illegal newline value: {}", nl),
+            );
         }
-        None => "r".to_string(),
-    };
-    let base: String = mode.chars().filter(|c| !matches!(c, 't' | '+')).collect();
-    if !matches!(base.as_str(), "r" | "w" | "a" | "x") || mode.contains('b') {
-        if mode.contains('b') {
-            return err(ExcKind::ValueError, "binary mode is not supported in Toy");
-        }
-        return err(ExcKind::ValueError, format!("invalid mode: '{}'", mode));
     }
     let p = path.clone();
-    let m = base.clone();
     let plus = mode.contains('+');
     let opened = vm.blocking(move || {
         let mut o = OpenOptions::new();
-        match m.as_str() {
-            "r" => o.read(true).write(plus),
-            "w" => o.write(true).create(true).truncate(true).read(plus),
-            "a" => o.append(true).create(true).read(plus),
+        match base {
+            'r' => o.read(true).write(plus),
+            'w' => o.write(true).create(true).truncate(true).read(plus),
+            'a' => o.append(true).create(true).read(plus),
             _ => o.write(true).create_new(true).read(plus),
         };
         o.open(&p)
@@ -82,8 +339,8 @@ pub fn b_open(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             Some(&path),
         ));
     }
-    let handle = if base == "r" {
-        Handle::Read(BufReader::new(f))
+    let handle = if base == 'r' {
+        Handle::Read(TextReader::new(f, newline.is_none()))
     } else {
         Handle::Write(f)
     };
@@ -115,104 +372,104 @@ fn not_readable<T>() -> PResult<T> {
     ))
 }
 
-fn f_read(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+/// `size` arguments of read/readlines: an int or None (None and negatives: no limit).
+fn size_arg(v: Option<&Value>) -> PResult<Option<usize>> {
+    match v {
+        None | Some(Value::None) => Ok(None),
+        Some(v) => {
+            let n = crate::ops::as_index(v, || {
+                format!(
+                    "argument should be integer or None, not '{}'",
+                    v.type_name()
+                )
+            })?;
+            Ok(if n < 0 { None } else { Some(n as usize) })
+        }
+    }
+}
+
+fn io_err(e: std::io::Error) -> Arc<ExcObj> {
+    ExcObj::os_error(&e, None)
+}
+
+fn f_read(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let f = this(a)?;
-    let n = match a.get(1) {
-        None | Some(Value::None) => -1,
-        Some(v) => crate::ops::as_index(v, || {
-            format!(
-                "argument should be integer or None, not '{}'",
-                v.type_name()
-            )
-        })?,
-    };
+    args::positional("TextIOWrapper.read", "read", &a[1..], kw, 0, 1)?;
+    let n = size_arg(a.get(1))?;
     let mut h = f.handle.lock();
     let r = match &mut *h {
-        Handle::Read(r) => vm.blocking(|| {
-            if n < 0 {
-                let mut s = String::new();
-                r.read_to_string(&mut s).map(|_| s)
-            } else {
-                let mut out = String::new();
-                let mut count = 0;
-                while count < n {
-                    let mut line = String::new();
-                    // Read char by char through the buffer (text mode counts characters).
-                    let buf = r.fill_buf()?;
-                    if buf.is_empty() {
-                        break;
-                    }
-                    let text = String::from_utf8_lossy(buf).to_string();
-                    let mut used = 0;
-                    for c in text.chars() {
-                        if count >= n || c == '\u{fffd}' && used + 4 > buf.len() {
-                            break;
-                        }
-                        line.push(c);
-                        used += c.len_utf8();
-                        count += 1;
-                    }
-                    r.consume(used);
-                    out.push_str(&line);
-                    if used == 0 {
-                        break;
-                    }
-                }
-                Ok(out)
-            }
+        Handle::Read(r) => vm.blocking(|| match n {
+            None => r.read_all(),
+            Some(n) => r.read_chars(n),
         }),
         Handle::Write(_) => return not_readable(),
         Handle::Closed => return closed(),
     };
-    r.map(Value::str).map_err(|e| ExcObj::os_error(&e, None))
+    r.map(Value::str).map_err(io_err)
 }
 
-fn read_line(vm: &mut Vm, f: &TextFile) -> PResult<Option<String>> {
+fn read_line(vm: &mut Vm, f: &TextFile, limit: Option<usize>) -> PResult<Option<String>> {
     let mut h = f.handle.lock();
     match &mut *h {
         Handle::Read(r) => {
-            let mut s = String::new();
-            let n = vm
-                .blocking(|| r.read_line(&mut s))
-                .map_err(|e| ExcObj::os_error(&e, None))?;
-            Ok(if n == 0 { None } else { Some(s) })
+            let s = vm.blocking(|| r.read_line(limit)).map_err(io_err)?;
+            Ok(if s.is_empty() { None } else { Some(s) })
         }
         Handle::Write(_) => not_readable(),
         Handle::Closed => closed(),
     }
 }
 
-fn f_readline(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn f_readline(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let f = this(a)?;
-    Ok(Value::str(read_line(vm, f)?.unwrap_or_default()))
+    args::positional("TextIOWrapper.readline", "readline", &a[1..], kw, 0, 1)?;
+    let limit = match a.get(1) {
+        None => None,
+        Some(v) => {
+            let n = crate::ops::as_index(v, || {
+                format!(
+                    "'{}' object cannot be interpreted as an integer",
+                    v.type_name()
+                )
+            })?;
+            if n < 0 {
+                None
+            } else {
+                Some(n as usize)
+            }
+        }
+    };
+    Ok(Value::str(read_line(vm, f, limit)?.unwrap_or_default()))
 }
 
-fn f_readlines(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn f_readlines(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let f = this(a)?;
+    args::positional("TextIOWrapper.readlines", "readlines", &a[1..], kw, 0, 1)?;
+    let hint = size_arg(a.get(1))?.filter(|&h| h > 0);
     let mut out = Vec::new();
-    while let Some(l) = read_line(vm, f)? {
+    let mut total = 0;
+    while let Some(l) = read_line(vm, f, None)? {
+        total += l.chars().count();
         out.push(Value::str(l));
+        if hint.map(|h| total >= h).unwrap_or(false) {
+            break;
+        }
     }
     Ok(Value::list(out))
 }
 
-fn f_write(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn f_write(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let f = this(a)?;
-    args::range("write", &a[1..], 1, 1)?;
+    args::onearg("TextIOWrapper.write", &a[1..], kw)?;
     let s = match &a[1] {
         Value::Str(s) => s.clone(),
-        v => {
-            return type_error(format!(
-                "write() argument must be str, not {}",
-                v.type_name()
-            ))
-        }
+        v => return type_error(format!("write() argument must be str, not {}", arg_type(v))),
     };
     let mut h = f.handle.lock();
     match &mut *h {
         Handle::Write(w) => {
             vm.blocking(|| w.write_all(s.s.as_bytes()))
-                .map_err(|e| ExcObj::os_error(&e, None))?;
+                .map_err(io_err)?;
             Ok(Value::Int(s.char_len() as i64))
         }
         Handle::Read(_) => Err(ExcObj::with_args(
@@ -223,16 +480,22 @@ fn f_write(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     }
 }
 
-fn f_close(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn f_close(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let f = this(a)?;
+    args::noargs("TextIOWrapper.close", &a[1..], kw)?;
     *f.handle.lock() = Handle::Closed;
     Ok(Value::None)
 }
 
-fn f_flush(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn f_flush(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let f = this(a)?;
-    if let Handle::Write(w) = &mut *f.handle.lock() {
-        let _ = w.flush();
+    args::noargs("TextIOWrapper.flush", &a[1..], kw)?;
+    match &mut *f.handle.lock() {
+        Handle::Write(w) => {
+            let _ = w.flush();
+        }
+        Handle::Read(_) => {}
+        Handle::Closed => return closed(),
     }
     Ok(Value::None)
 }
@@ -282,7 +545,7 @@ impl NativeObj for TextFile {
         Ok(this.clone())
     }
     fn next(&self, vm: &mut Vm) -> PResult<Option<Value>> {
-        Ok(read_line(vm, self)?.map(Value::str))
+        Ok(read_line(vm, self, None)?.map(Value::str))
     }
     fn iterable(&self) -> bool {
         true

@@ -6,8 +6,6 @@
 
 use std::sync::{Arc, OnceLock};
 
-use rustc_hash::FxHashMap;
-
 use super::args;
 use crate::dict::{hash_value, DictTable, SetTable};
 use crate::exceptions::{ExcKind, ExcObj};
@@ -104,8 +102,10 @@ const TUPLE_METHODS: Table = &[("count", tuple_count), ("index", tuple_index)];
 
 const EXC_METHODS: Table = &[("with_traceback", exc_with_traceback)];
 
+/// Prebuilt method values: `by_type[tag][i]` is method `i` of the type's table, so a lookup
+/// is a scan of a short table of names and an index, with no hashing.
 struct Registry {
-    by_type: FxHashMap<(u8, &'static str), Value>,
+    by_type: Vec<Vec<Value>>,
 }
 
 fn type_tag(v: &Value) -> Option<(u8, Table, &'static str)> {
@@ -123,25 +123,28 @@ fn type_tag(v: &Value) -> Option<(u8, Table, &'static str)> {
 fn registry() -> &'static Registry {
     static R: OnceLock<Registry> = OnceLock::new();
     R.get_or_init(|| {
-        let mut by_type = FxHashMap::default();
-        for (tag, table, owner) in [
-            (0u8, STR_METHODS, "str"),
-            (1, LIST_METHODS, "list"),
-            (2, DICT_METHODS, "dict"),
-            (3, SET_METHODS, "set"),
-            (4, TUPLE_METHODS, "tuple"),
-            (5, EXC_METHODS, "BaseException"),
+        let mut by_type = Vec::new();
+        for (table, owner) in [
+            (STR_METHODS, "str"),
+            (LIST_METHODS, "list"),
+            (DICT_METHODS, "dict"),
+            (SET_METHODS, "set"),
+            (TUPLE_METHODS, "tuple"),
+            (EXC_METHODS, "BaseException"),
         ] {
-            for (name, f) in table.iter() {
-                let b = Builtin {
-                    name,
-                    func: *f,
-                    method: true,
-                    bound: None,
-                    owner: Some(owner),
-                };
-                by_type.insert((tag, *name), Value::Builtin(Arc::new(b)));
-            }
+            let methods = table
+                .iter()
+                .map(|(name, f)| {
+                    Value::Builtin(Arc::new(Builtin {
+                        name,
+                        func: *f,
+                        method: true,
+                        bound: None,
+                        owner: Some(owner),
+                    }))
+                })
+                .collect();
+            by_type.push(methods);
         }
         Registry { by_type }
     })
@@ -150,8 +153,8 @@ fn registry() -> &'static Registry {
 /// The method `name` of `v`'s type, as an unbound method builtin (receiver = first argument).
 pub fn lookup(v: &Value, name: &str) -> Option<Value> {
     let (tag, table, _) = type_tag(v)?;
-    let (static_name, _) = table.iter().find(|(n, _)| *n == name)?;
-    registry().by_type.get(&(tag, *static_name)).cloned()
+    let i = table.iter().position(|(n, _)| *n == name)?;
+    Some(registry().by_type[tag as usize][i].clone())
 }
 
 /// `str.lower`, `list.append`, …: the unbound method of a type.
@@ -181,104 +184,64 @@ pub fn lookup_type_attr(t: TypeKind, name: &str) -> Option<Value> {
 // Receivers and small helpers
 // ---------------------------------------------------------------------------------------------
 
+/// The receiver of a method of type `owner`: `unbound method str.upper() needs an argument`,
+/// `descriptor 'upper' for 'str' objects doesn't apply to a 'int' object`.
+fn bad_recv<T>(a: &[Value], owner: &str, name: &str) -> PResult<T> {
+    match a.first() {
+        Some(v) => type_error(format!(
+            "descriptor '{}' for '{}' objects doesn't apply to a '{}' object",
+            name,
+            owner,
+            v.type_name()
+        )),
+        None => type_error(format!(
+            "unbound method {}.{}() needs an argument",
+            owner, name
+        )),
+    }
+}
+
 fn recv_str<'a>(a: &'a [Value], name: &str) -> PResult<&'a Arc<StrObj>> {
     match a.first() {
         Some(Value::Str(s)) => Ok(s),
-        Some(v) => type_error(format!(
-            "descriptor '{}' for 'str' objects doesn't apply to a '{}' object",
-            name,
-            v.type_name()
-        )),
-        None => type_error(format!("unbound method str.{}() needs an argument", name)),
+        _ => bad_recv(a, "str", name),
     }
 }
 
 fn recv_list<'a>(a: &'a [Value], name: &str) -> PResult<&'a Arc<ListObj>> {
     match a.first() {
         Some(Value::List(l)) => Ok(l),
-        _ => type_error(format!(
-            "descriptor '{}' for 'list' objects doesn't apply to this object",
-            name
-        )),
+        _ => bad_recv(a, "list", name),
     }
 }
 
 fn recv_dict<'a>(a: &'a [Value], name: &str) -> PResult<&'a Arc<DictObj>> {
     match a.first() {
         Some(Value::Dict(d)) => Ok(d),
-        _ => type_error(format!(
-            "descriptor '{}' for 'dict' objects doesn't apply to this object",
-            name
-        )),
+        _ => bad_recv(a, "dict", name),
     }
 }
 
 fn recv_set<'a>(a: &'a [Value], name: &str) -> PResult<&'a Arc<SetObj>> {
     match a.first() {
         Some(Value::Set(s)) => Ok(s),
-        _ => type_error(format!(
-            "descriptor '{}' for 'set' objects doesn't apply to this object",
-            name
-        )),
+        _ => bad_recv(a, "set", name),
     }
 }
 
-/// The older arity wording some str methods use: `find() takes at least 1 argument (0 given)`.
-fn old_arity(name: &str, a: &[Value], min: usize, max: usize) -> PResult<()> {
-    let given = a.len() - 1;
-    if given < min {
-        return type_error(format!(
-            "{}() takes at least {} argument{} ({} given)",
-            name,
-            min,
-            if min == 1 { "" } else { "s" },
-            given
-        ));
+fn recv_tuple<'a>(a: &'a [Value], name: &str) -> PResult<&'a Arc<TupleObj>> {
+    match a.first() {
+        Some(Value::Tuple(t)) => Ok(t),
+        _ => bad_recv(a, "tuple", name),
     }
-    if given > max {
-        return type_error(format!(
-            "{}() takes at most {} argument{} ({} given)",
-            name,
-            max,
-            if max == 1 { "" } else { "s" },
-            given
-        ));
-    }
-    Ok(())
 }
 
-/// Arity check for a method: `list.append() takes exactly one argument (0 given)`.
-fn arity(qual: &str, a: &[Value], min: usize, max: usize) -> PResult<()> {
-    let given = a.len() - 1;
-    if given < min || given > max {
-        if min == max {
-            return match min {
-                0 => type_error(format!("{}() takes no arguments ({} given)", qual, given)),
-                1 => type_error(format!(
-                    "{}() takes exactly one argument ({} given)",
-                    qual, given
-                )),
-                n => type_error(format!("{} expected {} arguments, got {}", qual, n, given)),
-            };
-        }
-        if given < min {
-            return type_error(format!(
-                "{} expected at least {} argument{}, got {}",
-                qual,
-                min,
-                if min == 1 { "" } else { "s" },
-                given
-            ));
-        }
-        return type_error(format!(
-            "{} expected at most {} argument{}, got {}",
-            qual,
-            max,
-            if max == 1 { "" } else { "s" },
-            given
-        ));
+/// The type name CPython's argument errors print: `None` for None itself.
+fn arg_type(v: &Value) -> &'static str {
+    match v {
+        Value::None => "None",
+        _ => v.type_name(),
     }
-    Ok(())
 }
 
 fn str_of<'a>(v: &'a Value, what: &str) -> PResult<&'a str> {
@@ -334,10 +297,9 @@ fn char_index(s: &str, ascii: bool, byte: usize) -> usize {
 
 fn split_common(a: &[Value], kw: Kw, name: &str, from_right: bool) -> PResult<Value> {
     let s = recv_str(a, name)?;
-    let k = args::kw(name, kw, &["sep", "maxsplit"])?;
-    old_arity(name, a, 0, 2)?;
-    let sep = a.get(1).or(k[0]);
-    let maxsplit = match a.get(2).or(k[1]) {
+    let k = args::parse(name, &a[1..], kw, &["sep", "maxsplit"], 0, 0, 2)?;
+    let sep = k[0].as_ref();
+    let maxsplit = match k[1].as_ref() {
         Some(v) => ops::as_index(v, || {
             format!(
                 "'{}' object cannot be interpreted as an integer",
@@ -423,10 +385,19 @@ fn str_rsplit(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     split_common(a, kw, "rsplit", true)
 }
 
-fn str_join(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn str_join(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "join")?;
-    arity("str.join", a, 1, 1)?;
-    let items = vm.collect_iterable(&a[1])?;
+    args::onearg("str.join", &a[1..], kw)?;
+    let items = match &a[1] {
+        Value::List(_) | Value::Tuple(_) | Value::Str(_) | Value::Dict(_) | Value::Set(_) => {
+            vm.collect_iterable(&a[1])?
+        }
+        other => {
+            let it = crate::vm::iter::make_iter(other)
+                .map_err(|_| ExcObj::new(ExcKind::TypeError, "can only join an iterable"))?;
+            vm.collect_iterable(&it)?
+        }
+    };
     let mut out = String::new();
     for (i, x) in items.iter().enumerate() {
         if i > 0 {
@@ -446,9 +417,9 @@ fn str_join(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::str(out))
 }
 
-fn strip_common(a: &[Value], name: &str, left: bool, right: bool) -> PResult<Value> {
+fn strip_common(a: &[Value], kw: Kw, name: &str, left: bool, right: bool) -> PResult<Value> {
     let s = recv_str(a, name)?;
-    arity(&format!("str.{}", name), a, 0, 1)?;
+    args::positional(&format!("str.{}", name), name, &a[1..], kw, 0, 1)?;
     let out = match a.get(1) {
         None | Some(Value::None) => {
             let mut t: &str = &s.s;
@@ -481,28 +452,29 @@ fn strip_common(a: &[Value], name: &str, left: bool, right: bool) -> PResult<Val
     Ok(Value::str(out))
 }
 
-fn str_strip(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    strip_common(a, "strip", true, true)
+fn str_strip(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    strip_common(a, kw, "strip", true, true)
 }
-fn str_lstrip(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    strip_common(a, "lstrip", true, false)
+fn str_lstrip(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    strip_common(a, kw, "lstrip", true, false)
 }
-fn str_rstrip(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    strip_common(a, "rstrip", false, true)
+fn str_rstrip(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    strip_common(a, kw, "rstrip", false, true)
 }
 
-fn str_upper(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn str_upper(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "upper")?;
-    arity("str.upper", a, 0, 0)?;
+    args::noargs("str.upper", &a[1..], kw)?;
     Ok(Value::str(s.s.to_uppercase()))
 }
-fn str_lower(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn str_lower(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "lower")?;
-    arity("str.lower", a, 0, 0)?;
+    args::noargs("str.lower", &a[1..], kw)?;
     Ok(Value::str(s.s.to_lowercase()))
 }
-fn str_swapcase(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn str_swapcase(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "swapcase")?;
+    args::noargs("str.swapcase", &a[1..], kw)?;
     Ok(Value::str(
         s.s.chars()
             .map(|c| {
@@ -515,8 +487,9 @@ fn str_swapcase(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
             .collect::<String>(),
     ))
 }
-fn str_title(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn str_title(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "title")?;
+    args::noargs("str.title", &a[1..], kw)?;
     let mut out = String::new();
     let mut prev_cased = false;
     for c in s.s.chars() {
@@ -529,8 +502,9 @@ fn str_title(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     }
     Ok(Value::str(out))
 }
-fn str_capitalize(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn str_capitalize(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "capitalize")?;
+    args::noargs("str.capitalize", &a[1..], kw)?;
     let mut cs = s.s.chars();
     let out = match cs.next() {
         Some(f) => f.to_uppercase().collect::<String>() + &cs.as_str().to_lowercase(),
@@ -539,19 +513,19 @@ fn str_capitalize(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::str(out))
 }
 
-fn str_replace(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn str_replace(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "replace")?;
-    arity("replace", a, 2, 3)?;
+    args::positional("str.replace", "replace", &a[1..], kw, 2, 3)?;
     let old = str_of(&a[1], "replace() argument 1").map_err(|_| {
         ExcObj::new(
             ExcKind::TypeError,
-            format!("replace() argument 1 must be str, not {}", a[1].type_name()),
+            format!("replace() argument 1 must be str, not {}", arg_type(&a[1])),
         )
     })?;
     let new = str_of(&a[2], "replace() argument 2").map_err(|_| {
         ExcObj::new(
             ExcKind::TypeError,
-            format!("replace() argument 2 must be str, not {}", a[2].type_name()),
+            format!("replace() argument 2 must be str, not {}", arg_type(&a[2])),
         )
     })?;
     let count = match a.get(3) {
@@ -586,9 +560,9 @@ fn str_replace(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::str(out))
 }
 
-fn prefix_common(a: &[Value], name: &str, start: bool) -> PResult<Value> {
+fn prefix_common(a: &[Value], kw: Kw, name: &str, start: bool) -> PResult<Value> {
     let s = recv_str(a, name)?;
-    old_arity(name, a, 1, 3)?;
+    args::old_style(&format!("str.{}", name), name, &a[1..], kw, 1, 3)?;
     let (lo, hi) = clamp_range(s.char_len(), opt_index(a.get(2))?, opt_index(a.get(3))?);
     if a.len() > 2 && lo > s.char_len() {
         return Ok(Value::Bool(false));
@@ -632,17 +606,17 @@ fn prefix_common(a: &[Value], name: &str, start: bool) -> PResult<Value> {
     }
 }
 
-fn str_startswith(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    prefix_common(a, "startswith", true)
+fn str_startswith(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    prefix_common(a, kw, "startswith", true)
 }
-fn str_endswith(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    prefix_common(a, "endswith", false)
+fn str_endswith(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    prefix_common(a, kw, "endswith", false)
 }
 
 /// find/rfind/index/rindex/count share the argument handling.
-fn find_common(a: &[Value], name: &str, rev: bool) -> PResult<Option<usize>> {
+fn find_common(a: &[Value], kw: Kw, name: &str, rev: bool) -> PResult<Option<usize>> {
     let s = recv_str(a, name)?;
-    old_arity(name, a, 1, 3)?;
+    args::old_style(&format!("str.{}", name), name, &a[1..], kw, 1, 3)?;
     let sub = match &a[1] {
         Value::Str(p) => &p.s,
         v => return type_error(format!("must be str, not {}", v.type_name())),
@@ -663,35 +637,35 @@ fn find_common(a: &[Value], name: &str, rev: bool) -> PResult<Option<usize>> {
     Ok(found.map(|b| lo + char_index(hay, s.ascii, b)))
 }
 
-fn str_find(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn str_find(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     Ok(Value::Int(
-        find_common(a, "find", false)?
+        find_common(a, kw, "find", false)?
             .map(|i| i as i64)
             .unwrap_or(-1),
     ))
 }
-fn str_rfind(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn str_rfind(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     Ok(Value::Int(
-        find_common(a, "rfind", true)?
+        find_common(a, kw, "rfind", true)?
             .map(|i| i as i64)
             .unwrap_or(-1),
     ))
 }
-fn str_index(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    match find_common(a, "index", false)? {
+fn str_index(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    match find_common(a, kw, "index", false)? {
         Some(i) => Ok(Value::Int(i as i64)),
         None => err(ExcKind::ValueError, "substring not found"),
     }
 }
-fn str_rindex(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    match find_common(a, "rindex", true)? {
+fn str_rindex(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    match find_common(a, kw, "rindex", true)? {
         Some(i) => Ok(Value::Int(i as i64)),
         None => err(ExcKind::ValueError, "substring not found"),
     }
 }
-fn str_count(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn str_count(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "count")?;
-    old_arity("count", a, 1, 3)?;
+    args::old_style("str.count", "count", &a[1..], kw, 1, 3)?;
     let sub = match &a[1] {
         Value::Str(p) => p.s.clone(),
         v => return type_error(format!("must be str, not {}", v.type_name())),
@@ -710,8 +684,9 @@ fn str_count(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::Int(c as i64))
 }
 
-fn char_test(a: &[Value], name: &str, f: fn(char) -> bool) -> PResult<Value> {
+fn char_test(a: &[Value], kw: Kw, name: &str, f: fn(char) -> bool) -> PResult<Value> {
     let s = recv_str(a, name)?;
+    args::noargs(&format!("str.{}", name), &a[1..], kw)?;
     Ok(Value::Bool(!s.s.is_empty() && s.s.chars().all(f)))
 }
 /// Python's isdigit: decimal digits and the digit-valued signs (superscripts, circled
@@ -730,16 +705,16 @@ fn is_digit_char(c: char) -> bool {
         && !(0x2491..=0x249b).contains(&u)
 }
 
-fn str_isdigit(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    char_test(a, "isdigit", is_digit_char)
+fn str_isdigit(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    char_test(a, kw, "isdigit", is_digit_char)
 }
 
-fn str_isnumeric(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    char_test(a, "isnumeric", |c| c.is_numeric())
+fn str_isnumeric(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    char_test(a, kw, "isnumeric", |c| c.is_numeric())
 }
 
-fn str_isdecimal(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    char_test(a, "isdecimal", |c| {
+fn str_isdecimal(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    char_test(a, kw, "isdecimal", |c| {
         is_digit_char(c) && c.to_digit(10).is_some()
             || (c.is_numeric()
                 && !c.is_ascii()
@@ -747,23 +722,25 @@ fn str_isdecimal(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
                 && !matches!(c as u32, 0xb2 | 0xb3 | 0xb9 | 0x2070..=0x209f | 0x2460..=0x24ff))
     })
 }
-fn str_isalpha(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    char_test(a, "isalpha", |c| c.is_alphabetic())
+fn str_isalpha(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    char_test(a, kw, "isalpha", |c| c.is_alphabetic())
 }
-fn str_isalnum(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    char_test(a, "isalnum", |c| c.is_alphanumeric())
+fn str_isalnum(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    char_test(a, kw, "isalnum", |c| c.is_alphanumeric())
 }
-fn str_isspace(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    char_test(a, "isspace", |c| c.is_whitespace())
+fn str_isspace(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    char_test(a, kw, "isspace", |c| c.is_whitespace())
 }
-fn str_isupper(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn str_isupper(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "isupper")?;
+    args::noargs("str.isupper", &a[1..], kw)?;
     Ok(Value::Bool(
         s.s.chars().any(|c| c.is_uppercase()) && !s.s.chars().any(|c| c.is_lowercase()),
     ))
 }
-fn str_islower(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn str_islower(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "islower")?;
+    args::noargs("str.islower", &a[1..], kw)?;
     Ok(Value::Bool(
         s.s.chars().any(|c| c.is_lowercase()) && !s.s.chars().any(|c| c.is_uppercase()),
     ))
@@ -771,8 +748,8 @@ fn str_islower(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
 
 fn str_splitlines(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "splitlines")?;
-    let k = args::kw("splitlines", kw, &["keepends"])?;
-    let keep = a.get(1).or(k[0]).map(|v| v.truthy()).unwrap_or(false);
+    let k = args::parse("splitlines", &a[1..], kw, &["keepends"], 0, 0, 1)?;
+    let keep = k[0].as_ref().map(|v| v.truthy()).unwrap_or(false);
     let mut out = Vec::new();
     let text = &s.s;
     let mut start = 0;
@@ -825,9 +802,9 @@ fn fill_char(v: Option<&Value>) -> PResult<char> {
     }
 }
 
-fn pad_common(a: &[Value], name: &str, how: char) -> PResult<Value> {
+fn pad_common(a: &[Value], kw: Kw, name: &str, how: char) -> PResult<Value> {
     let s = recv_str(a, name)?;
-    arity(name, a, 1, 2)?;
+    args::positional(&format!("str.{}", name), name, &a[1..], kw, 1, 2)?;
     let width = ops::as_index(&a[1], || {
         format!(
             "'{}' object cannot be interpreted as an integer",
@@ -856,19 +833,19 @@ fn pad_common(a: &[Value], name: &str, how: char) -> PResult<Value> {
     Ok(Value::str(out))
 }
 
-fn str_ljust(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    pad_common(a, "ljust", '<')
+fn str_ljust(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    pad_common(a, kw, "ljust", '<')
 }
-fn str_rjust(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    pad_common(a, "rjust", '>')
+fn str_rjust(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    pad_common(a, kw, "rjust", '>')
 }
-fn str_center(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    pad_common(a, "center", '^')
+fn str_center(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    pad_common(a, kw, "center", '^')
 }
 
-fn str_zfill(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn str_zfill(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "zfill")?;
-    arity("str.zfill", a, 1, 1)?;
+    args::onearg("str.zfill", &a[1..], kw)?;
     let width = ops::as_index(&a[1], || {
         format!(
             "'{}' object cannot be interpreted as an integer",
@@ -888,9 +865,9 @@ fn str_zfill(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::str(out))
 }
 
-fn partition_common(a: &[Value], name: &str, rev: bool) -> PResult<Value> {
+fn partition_common(a: &[Value], kw: Kw, name: &str, rev: bool) -> PResult<Value> {
     let s = recv_str(a, name)?;
-    arity(&format!("str.{}", name), a, 1, 1)?;
+    args::onearg(&format!("str.{}", name), &a[1..], kw)?;
     let sep = match &a[1] {
         Value::Str(p) => p.s.clone(),
         v => return type_error(format!("must be str, not {}", v.type_name())),
@@ -910,11 +887,11 @@ fn partition_common(a: &[Value], name: &str, rev: bool) -> PResult<Value> {
     };
     Ok(Value::tuple(parts.into_iter().map(Value::str).collect()))
 }
-fn str_partition(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    partition_common(a, "partition", false)
+fn str_partition(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    partition_common(a, kw, "partition", false)
 }
-fn str_rpartition(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    partition_common(a, "rpartition", true)
+fn str_rpartition(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    partition_common(a, kw, "rpartition", true)
 }
 
 /// `str.format`: `{}`, `{0}`, `{name}`, `{0[1]}`, `{x.attr}`, `{!r}`, `{:spec}` with nested
@@ -1128,23 +1105,24 @@ fn format_field_value(vm: &mut Vm, name: &str, st: &mut FormatState) -> PResult<
 // list
 // ---------------------------------------------------------------------------------------------
 
-fn list_append(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn list_append(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let l = recv_list(a, "append")?;
-    arity("list.append", a, 1, 1)?;
+    args::onearg("list.append", &a[1..], kw)?;
     l.items.lock().push(a[1].clone());
     Ok(Value::None)
 }
 
-fn list_extend(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn list_extend(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let l = recv_list(a, "extend")?;
-    arity("list.extend", a, 1, 1)?;
+    args::onearg("list.extend", &a[1..], kw)?;
     let items = vm.collect_iterable(&a[1])?;
     l.items.lock().extend(items);
     Ok(Value::None)
 }
 
-fn list_insert(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn list_insert(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let l = recv_list(a, "insert")?;
+    args::positional("list.insert", "insert", &a[1..], kw, 2, 2)?;
     if a.len() != 3 {
         return type_error(format!("insert expected 2 arguments, got {}", a.len() - 1));
     }
@@ -1161,9 +1139,9 @@ fn list_insert(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::None)
 }
 
-fn list_pop(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn list_pop(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let l = recv_list(a, "pop")?;
-    arity("pop", a, 0, 1)?;
+    args::positional("list.pop", "pop", &a[1..], kw, 0, 1)?;
     let mut items = l.items.lock();
     if items.is_empty() {
         return err(ExcKind::IndexError, "pop from empty list");
@@ -1185,9 +1163,9 @@ fn list_pop(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(items.remove(j as usize))
 }
 
-fn list_remove(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn list_remove(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let l = recv_list(a, "remove")?;
-    arity("list.remove", a, 1, 1)?;
+    args::onearg("list.remove", &a[1..], kw)?;
     let snapshot = l.items.lock().clone();
     for (i, x) in snapshot.iter().enumerate() {
         if x.is(&a[1]) || ops::eq(x, &a[1]) {
@@ -1203,7 +1181,15 @@ fn list_remove(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
 
 fn seq_index(items: &[Value], a: &[Value], not_found: String) -> PResult<Value> {
     let n = items.len();
-    let (lo, hi) = clamp_range(n, opt_index(a.get(2))?, opt_index(a.get(3))?);
+    let idx = |v: Option<&Value>| -> PResult<Option<i64>> {
+        match v {
+            None => Ok(None),
+            Some(x) => Ok(Some(ops::as_index(x, || {
+                "slice indices must be integers or have an __index__ method".to_string()
+            })?)),
+        }
+    };
+    let (lo, hi) = clamp_range(n, idx(a.get(2))?, idx(a.get(3))?);
     for (i, item) in items.iter().enumerate().take(hi).skip(lo) {
         if item.is(&a[1]) || ops::eq(item, &a[1]) {
             return Ok(Value::Int(i as i64));
@@ -1212,9 +1198,9 @@ fn seq_index(items: &[Value], a: &[Value], not_found: String) -> PResult<Value> 
     err(ExcKind::ValueError, not_found)
 }
 
-fn list_index(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn list_index(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let l = recv_list(a, "index")?;
-    arity("index", a, 1, 3)?;
+    args::positional("list.index", "index", &a[1..], kw, 1, 3)?;
     let items = l.items.lock().clone();
     seq_index(
         &items,
@@ -1223,9 +1209,9 @@ fn list_index(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     )
 }
 
-fn list_count(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn list_count(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let l = recv_list(a, "count")?;
-    arity("list.count", a, 1, 1)?;
+    args::onearg("list.count", &a[1..], kw)?;
     let items = l.items.lock().clone();
     Ok(Value::Int(
         items
@@ -1237,10 +1223,8 @@ fn list_count(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
 
 fn list_sort(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let l = recv_list(a, "sort")?;
-    if a.len() > 1 {
-        return type_error("sort() takes no positional arguments");
-    }
-    let k = args::kw("sort", kw, &["key", "reverse"])?;
+    let k = args::parse("sort", &a[1..], kw, &["key", "reverse"], 0, 0, 0)?;
+    let k: Vec<Option<&Value>> = k.iter().map(|v| v.as_ref()).collect();
     let key = k[0].filter(|v| !matches!(v, Value::None));
     let reverse = k[1].map(|v| v.truthy()).unwrap_or(false);
     // Python empties the list while sorting so that the key function sees it empty.
@@ -1251,20 +1235,23 @@ fn list_sort(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     Ok(Value::None)
 }
 
-fn list_reverse(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn list_reverse(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let l = recv_list(a, "reverse")?;
+    args::noargs("list.reverse", &a[1..], kw)?;
     l.items.lock().reverse();
     Ok(Value::None)
 }
 
-fn list_copy(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn list_copy(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let l = recv_list(a, "copy")?;
+    args::noargs("list.copy", &a[1..], kw)?;
     let items = l.items.lock().clone();
     Ok(Value::list(items))
 }
 
-fn list_clear(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn list_clear(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let l = recv_list(a, "clear")?;
+    args::noargs("list.clear", &a[1..], kw)?;
     let old = std::mem::take(&mut *l.items.lock());
     drop(old);
     Ok(Value::None)
@@ -1274,9 +1261,9 @@ fn list_clear(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
 // dict
 // ---------------------------------------------------------------------------------------------
 
-fn dict_get(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn dict_get(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let d = recv_dict(a, "get")?;
-    arity("get", a, 1, 2)?;
+    args::positional("dict.get", "get", &a[1..], kw, 1, 2)?;
     let h = hash_value(&a[1])?;
     Ok(d.table
         .lock()
@@ -1284,31 +1271,34 @@ fn dict_get(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
         .unwrap_or_else(|| a.get(2).cloned().unwrap_or(Value::None)))
 }
 
-fn dict_keys(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn dict_keys(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let d = recv_dict(a, "keys")?;
+    args::noargs("dict.keys", &a[1..], kw)?;
     Ok(Value::native(DictView {
         dict: d.clone(),
         kind: ViewKind::Keys,
     }))
 }
-fn dict_values(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn dict_values(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let d = recv_dict(a, "values")?;
+    args::noargs("dict.values", &a[1..], kw)?;
     Ok(Value::native(DictView {
         dict: d.clone(),
         kind: ViewKind::Values,
     }))
 }
-fn dict_items(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn dict_items(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let d = recv_dict(a, "items")?;
+    args::noargs("dict.items", &a[1..], kw)?;
     Ok(Value::native(DictView {
         dict: d.clone(),
         kind: ViewKind::Items,
     }))
 }
 
-fn dict_pop(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn dict_pop(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let d = recv_dict(a, "pop")?;
-    arity("pop", a, 1, 2)?;
+    args::positional("dict.pop", "pop", &a[1..], kw, 1, 2)?;
     let h = hash_value(&a[1])?;
     match d.table.lock().remove(h, &a[1]) {
         Some((_, v)) => Ok(v),
@@ -1319,17 +1309,18 @@ fn dict_pop(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     }
 }
 
-fn dict_popitem(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn dict_popitem(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let d = recv_dict(a, "popitem")?;
+    args::noargs("dict.popitem", &a[1..], kw)?;
     match d.table.lock().pop_last() {
         Some((k, v)) => Ok(Value::tuple(vec![k, v])),
         None => err(ExcKind::KeyError, "popitem(): dictionary is empty"),
     }
 }
 
-fn dict_setdefault(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn dict_setdefault(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let d = recv_dict(a, "setdefault")?;
-    arity("setdefault", a, 1, 2)?;
+    args::positional("dict.setdefault", "setdefault", &a[1..], kw, 1, 2)?;
     let h = hash_value(&a[1])?;
     let mut t = d.table.lock();
     if let Some(v) = t.get(h, &a[1]) {
@@ -1342,7 +1333,7 @@ fn dict_setdefault(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
 
 fn dict_update(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let d = recv_dict(a, "update")?;
-    arity("update", a, 0, 1)?;
+    args::check_positional("update", a.len() - 1, 0, 1)?;
     let mut t = d.table.lock().clone();
     if let Some(src) = a.get(1) {
         super::dict_update_from(vm, &mut t, src)?;
@@ -1355,14 +1346,16 @@ fn dict_update(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     Ok(Value::None)
 }
 
-fn dict_copy(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn dict_copy(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let d = recv_dict(a, "copy")?;
+    args::noargs("dict.copy", &a[1..], kw)?;
     let t = d.table.lock().clone();
     Ok(Value::dict(t))
 }
 
-fn dict_clear(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn dict_clear(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let d = recv_dict(a, "clear")?;
+    args::noargs("dict.clear", &a[1..], kw)?;
     let old = std::mem::take(&mut *d.table.lock());
     drop(old);
     Ok(Value::None)
@@ -1468,17 +1461,17 @@ impl NativeObj for DictView {
 // set
 // ---------------------------------------------------------------------------------------------
 
-fn set_add(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn set_add(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_set(a, "add")?;
-    arity("set.add", a, 1, 1)?;
+    args::onearg("set.add", &a[1..], kw)?;
     let h = hash_value(&a[1])?;
     s.table.lock().add(h, a[1].clone());
     Ok(Value::None)
 }
 
-fn set_remove(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn set_remove(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_set(a, "remove")?;
-    arity("set.remove", a, 1, 1)?;
+    args::onearg("set.remove", &a[1..], kw)?;
     let h = hash_value(&a[1])?;
     if !s.table.lock().remove(h, &a[1]) {
         return Err(ExcObj::with_args(ExcKind::KeyError, vec![a[1].clone()]));
@@ -1486,16 +1479,17 @@ fn set_remove(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::None)
 }
 
-fn set_discard(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn set_discard(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_set(a, "discard")?;
-    arity("set.discard", a, 1, 1)?;
+    args::onearg("set.discard", &a[1..], kw)?;
     let h = hash_value(&a[1])?;
     s.table.lock().remove(h, &a[1]);
     Ok(Value::None)
 }
 
-fn set_pop(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn set_pop(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_set(a, "pop")?;
+    args::noargs("set.pop", &a[1..], kw)?;
     match s.table.lock().pop() {
         Some(v) => Ok(v),
         None => err(ExcKind::KeyError, "pop from an empty set"),
@@ -1515,8 +1509,15 @@ fn other_set(vm: &mut Vm, v: &Value) -> PResult<SetTable> {
     }
 }
 
-fn set_multi(vm: &mut Vm, a: &[Value], name: &str, op: crate::ast::BinOp) -> PResult<Value> {
+fn set_multi(
+    vm: &mut Vm,
+    a: &[Value],
+    kw: Kw,
+    name: &str,
+    op: crate::ast::BinOp,
+) -> PResult<Value> {
     let s = recv_set(a, name)?;
+    args::no_kwargs(&format!("set.{}", name), kw)?;
     let mut acc = Value::set(s.table.lock().clone());
     for other in &a[1..] {
         let o = Value::set(other_set(vm, other)?);
@@ -1525,49 +1526,51 @@ fn set_multi(vm: &mut Vm, a: &[Value], name: &str, op: crate::ast::BinOp) -> PRe
     Ok(acc)
 }
 
-fn set_union(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    set_multi(vm, a, "union", crate::ast::BinOp::BitOr)
+fn set_union(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    set_multi(vm, a, kw, "union", crate::ast::BinOp::BitOr)
 }
-fn set_intersection(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    set_multi(vm, a, "intersection", crate::ast::BinOp::BitAnd)
+fn set_intersection(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    set_multi(vm, a, kw, "intersection", crate::ast::BinOp::BitAnd)
 }
-fn set_difference(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    set_multi(vm, a, "difference", crate::ast::BinOp::Sub)
+fn set_difference(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    set_multi(vm, a, kw, "difference", crate::ast::BinOp::Sub)
 }
-fn set_symmetric_difference(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    arity("symmetric_difference", a, 1, 1)?;
-    set_multi(vm, a, "symmetric_difference", crate::ast::BinOp::BitXor)
+fn set_symmetric_difference(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    recv_set(a, "symmetric_difference")?;
+    args::onearg("set.symmetric_difference", &a[1..], kw)?;
+    set_multi(vm, a, kw, "symmetric_difference", crate::ast::BinOp::BitXor)
 }
 
-fn set_issubset(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn set_issubset(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_set(a, "issubset")?;
-    arity("set.issubset", a, 1, 1)?;
+    args::onearg("set.issubset", &a[1..], kw)?;
     let o = other_set(vm, &a[1])?;
     let mine = s.table.lock().clone();
     let r = mine.iter_hashed().all(|(h, k)| o.contains(h, k));
     Ok(Value::Bool(r))
 }
 
-fn set_issuperset(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn set_issuperset(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_set(a, "issuperset")?;
-    arity("set.issuperset", a, 1, 1)?;
+    args::onearg("set.issuperset", &a[1..], kw)?;
     let o = other_set(vm, &a[1])?;
     let mine = s.table.lock().clone();
     let r = o.iter_hashed().all(|(h, k)| mine.contains(h, k));
     Ok(Value::Bool(r))
 }
 
-fn set_isdisjoint(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn set_isdisjoint(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_set(a, "isdisjoint")?;
-    arity("set.isdisjoint", a, 1, 1)?;
+    args::onearg("set.isdisjoint", &a[1..], kw)?;
     let o = other_set(vm, &a[1])?;
     let mine = s.table.lock().clone();
     let r = !mine.iter_hashed().any(|(h, k)| o.contains(h, k));
     Ok(Value::Bool(r))
 }
 
-fn set_update(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn set_update(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_set(a, "update")?;
+    args::no_kwargs("set.update", kw)?;
     for other in &a[1..] {
         let o = other_set(vm, other)?;
         let mut t = s.table.lock();
@@ -1578,15 +1581,17 @@ fn set_update(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::None)
 }
 
-fn set_copy(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn set_copy(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_set(a, "copy")?;
+    args::noargs("set.copy", &a[1..], kw)?;
     let mut t = SetTable::new();
     t.merge(&s.table.lock().clone());
     Ok(Value::set(t))
 }
 
-fn set_clear(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
+fn set_clear(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_set(a, "clear")?;
+    args::noargs("set.clear", &a[1..], kw)?;
     let old = std::mem::take(&mut *s.table.lock());
     drop(old);
     Ok(Value::None)
@@ -1596,25 +1601,21 @@ fn set_clear(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
 // tuple, exceptions
 // ---------------------------------------------------------------------------------------------
 
-fn tuple_count(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    arity("tuple.count", a, 1, 1)?;
-    match &a[0] {
-        Value::Tuple(t) => Ok(Value::Int(
-            t.items
-                .iter()
-                .filter(|x| x.is(&a[1]) || ops::eq(x, &a[1]))
-                .count() as i64,
-        )),
-        _ => type_error("descriptor 'count' requires a 'tuple' object"),
-    }
+fn tuple_count(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let t = recv_tuple(a, "count")?;
+    args::onearg("tuple.count", &a[1..], kw)?;
+    Ok(Value::Int(
+        t.items
+            .iter()
+            .filter(|x| x.is(&a[1]) || ops::eq(x, &a[1]))
+            .count() as i64,
+    ))
 }
 
-fn tuple_index(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    arity("index", a, 1, 3)?;
-    match &a[0] {
-        Value::Tuple(t) => seq_index(&t.items, a, "tuple.index(x): x not in tuple".to_string()),
-        _ => type_error("descriptor 'index' requires a 'tuple' object"),
-    }
+fn tuple_index(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let t = recv_tuple(a, "index")?;
+    args::positional("tuple.index", "index", &a[1..], kw, 1, 3)?;
+    seq_index(&t.items, a, "tuple.index(x): x not in tuple".to_string())
 }
 
 fn exc_with_traceback(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
