@@ -124,9 +124,9 @@ pub enum Instr {
     UnpackSequence(u32),
     /// `a, *b, c = …`: a = count before the star, b = count after.
     UnpackEx(u16, u16),
-    /// Make a function from the nested code `children[a]`; flags b: 1 = a tuple of defaults
-    /// on S, 2 = a tuple of the kw-only defaults that exist (see `Code::kwonly_defaults`).
-    MakeFunction(u32, u32),
+    /// Make a function from the nested code `children[a >> 2]`; flags `a & 3`: 1 = a tuple of
+    /// defaults on S, 2 = a tuple of the kw-only defaults that exist (`Code::kwonly_defaults`).
+    MakeFunction(u32),
     /// f = S[-a-1], args = S[-a..]
     Call(u32),
     /// Like Call, but the top of S is a tuple of keyword names for the last arguments.
@@ -254,7 +254,7 @@ fn disassemble_into(code: &Code, global_name: &dyn Fn(u32) -> String, out: &mut 
             Instr::LoadConst(k) => {
                 format!("({})", crate::ops::repr_plain(&code.consts[k as usize]))
             }
-            Instr::MakeFunction(k, _) => format!("(<code {}>)", code.children[k as usize].name),
+            Instr::MakeFunction(k) => format!("(<code {}>)", code.children[(k >> 2) as usize].name),
             Instr::LoadFast(a) | Instr::StoreFast(a) | Instr::DeleteFast(a) => {
                 format!(
                     "({})",

@@ -17,10 +17,14 @@ use crate::dict::{
 use crate::exceptions::{ExcKind, ExcObj};
 use crate::value::*;
 
+#[cold]
+#[inline(never)]
 pub fn err<T>(kind: ExcKind, msg: impl Into<String>) -> PResult<T> {
     Err(ExcObj::new(kind, msg))
 }
 
+#[cold]
+#[inline(never)]
 pub fn type_error<T>(msg: impl Into<String>) -> PResult<T> {
     err(ExcKind::TypeError, msg)
 }
@@ -121,6 +125,7 @@ fn small_or_big(a: &Value) -> Option<Result<i64, BigInt>> {
 // Arithmetic
 // ---------------------------------------------------------------------------------------------
 
+#[inline(never)]
 pub fn add(a: &Value, b: &Value) -> PResult<Value> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Ok(match x.checked_add(*y) {
@@ -161,6 +166,7 @@ pub fn add(a: &Value, b: &Value) -> PResult<Value> {
     }
 }
 
+#[inline(never)]
 pub fn sub(a: &Value, b: &Value) -> PResult<Value> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Ok(match x.checked_sub(*y) {
@@ -183,6 +189,7 @@ pub fn sub(a: &Value, b: &Value) -> PResult<Value> {
     }
 }
 
+#[inline(never)]
 pub fn mul(a: &Value, b: &Value) -> PResult<Value> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Ok(match x.checked_mul(*y) {
@@ -257,6 +264,7 @@ fn repeat(seq: &Value, n: &Value) -> PResult<Value> {
 }
 
 /// The general numeric path of every binary operator (and the set/dict operators).
+#[inline(never)]
 pub fn arith(op: BinOp, a: &Value, b: &Value) -> PResult<Value> {
     let sym = binop_symbol(op as u32);
     // Sets and dicts.
@@ -633,6 +641,7 @@ pub fn float_divmod(x: f64, y: f64) -> (f64, f64) {
 }
 
 /// `a OP= b`: lists are extended / repeated in place, everything else is `a OP b`.
+#[inline(never)]
 pub fn inplace(op: BinOp, a: &Value, b: &Value, vm: &mut crate::vm::Vm) -> PResult<Value> {
     if let Value::List(l) = a {
         match op {
@@ -679,6 +688,7 @@ pub fn inplace(op: BinOp, a: &Value, b: &Value, vm: &mut crate::vm::Vm) -> PResu
     }
 }
 
+#[inline(never)]
 pub fn neg(a: &Value) -> PResult<Value> {
     Ok(match a {
         Value::Int(i) => match i.checked_neg() {
@@ -692,6 +702,7 @@ pub fn neg(a: &Value) -> PResult<Value> {
     })
 }
 
+#[inline(never)]
 pub fn pos(a: &Value) -> PResult<Value> {
     Ok(match a {
         Value::Int(_) | Value::BigInt(_) | Value::Float(_) => a.clone(),
@@ -700,6 +711,7 @@ pub fn pos(a: &Value) -> PResult<Value> {
     })
 }
 
+#[inline(never)]
 pub fn invert(a: &Value) -> PResult<Value> {
     Ok(match a {
         Value::Int(i) => Value::Int(!i),
@@ -715,6 +727,7 @@ pub fn invert(a: &Value) -> PResult<Value> {
 
 /// `a == b` for the built-in types. Containers compare element by element (without holding a
 /// lock while comparing, so a list that contains itself cannot deadlock).
+#[inline(never)]
 pub fn eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => x == y,
@@ -800,6 +813,7 @@ impl CmpKind {
 }
 
 /// `a < b` and friends.
+#[inline(never)]
 pub fn compare(op: CmpKind, a: &Value, b: &Value) -> PResult<bool> {
     if let (Value::Int(x), Value::Int(y)) = (a, b) {
         return Ok(op.test(x.cmp(y)));
@@ -875,6 +889,7 @@ pub fn less_than(a: &Value, b: &Value) -> PResult<bool> {
 }
 
 /// `needle in haystack` (iterators are consumed as in Python; the VM handles those).
+#[inline(never)]
 pub fn contains(hay: &Value, needle: &Value) -> PResult<Option<bool>> {
     Ok(Some(match hay {
         Value::Str(s) => match needle {

@@ -71,6 +71,16 @@ impl Clone for Value {
     /// derived) so that it inlines into the dispatch loop.
     #[inline(always)]
     fn clone(&self) -> Value {
+        if let Value::Int(i) = self {
+            return Value::Int(*i);
+        }
+        self.clone_slow()
+    }
+}
+
+impl Value {
+    #[inline(never)]
+    fn clone_slow(&self) -> Value {
         match self {
             Value::None => Value::None,
             Value::Bool(b) => Value::Bool(*b),

@@ -275,6 +275,24 @@ fn clamp_range(len: usize, start: Option<i64>, end: Option<i64>) -> (usize, usiz
     (s as usize, e.max(s) as usize)
 }
 
+/// CPython's ADJUST_INDICES for str searches: negative indices count from the end (and stop at
+/// 0), `end` stops at the length, but `start` may stay beyond it and `end` below `start`
+/// (callers then find nothing).
+fn str_span(len: usize, start: Option<i64>, end: Option<i64>) -> (i64, i64) {
+    let n = len as i64;
+    let mut s = start.unwrap_or(0);
+    let mut e = end.unwrap_or(n);
+    if e > n {
+        e = n;
+    } else if e < 0 {
+        e = (e + n).max(0);
+    }
+    if s < 0 {
+        s = (s + n).max(0);
+    }
+    (s, e)
+}
+
 /// Byte offset of the code point index `ci` in `s`.
 fn byte_at(s: &str, ascii: bool, ci: usize) -> usize {
     if ascii {
@@ -563,15 +581,17 @@ fn str_replace(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn prefix_common(a: &[Value], kw: Kw, name: &str, start: bool) -> PResult<Value> {
     let s = recv_str(a, name)?;
     args::old_style(&format!("str.{}", name), name, &a[1..], kw, 1, 3)?;
-    let (lo, hi) = clamp_range(s.char_len(), opt_index(a.get(2))?, opt_index(a.get(3))?);
-    if a.len() > 2 && lo > s.char_len() {
-        return Ok(Value::Bool(false));
-    }
-    let bl = byte_at(&s.s, s.ascii, lo);
-    let bh = byte_at(&s.s, s.ascii, hi);
-    let hay = &s.s[bl..bh];
+    let (lo, hi) = str_span(s.char_len(), opt_index(a.get(2))?, opt_index(a.get(3))?);
+    let hay = if lo <= hi {
+        &s.s[byte_at(&s.s, s.ascii, lo as usize)..byte_at(&s.s, s.ascii, hi as usize)]
+    } else {
+        ""
+    };
     let test = |p: &str| {
-        if start {
+        // tailmatch: nothing matches when end - len(p) < start.
+        if hi - (p.chars().count() as i64) < lo {
+            false
+        } else if start {
             hay.starts_with(p)
         } else {
             hay.ends_with(p)
@@ -622,12 +642,13 @@ fn find_common(a: &[Value], kw: Kw, name: &str, rev: bool) -> PResult<Option<usi
         v => return type_error(format!("must be str, not {}", v.type_name())),
     };
     let n = s.char_len();
-    let (lo, hi) = clamp_range(n, opt_index(a.get(2))?, opt_index(a.get(3))?);
-    if lo > n || (hi < lo) {
+    let (lo, hi) = str_span(n, opt_index(a.get(2))?, opt_index(a.get(3))?);
+    if hi - lo < sub.chars().count() as i64 {
         return Ok(None);
     }
+    let lo = lo as usize;
     let bl = byte_at(&s.s, s.ascii, lo);
-    let bh = byte_at(&s.s, s.ascii, hi);
+    let bh = byte_at(&s.s, s.ascii, hi as usize);
     let hay = &s.s[bl..bh];
     let found = if rev {
         hay.rfind(sub.as_str())
@@ -671,11 +692,11 @@ fn str_count(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         v => return type_error(format!("must be str, not {}", v.type_name())),
     };
     let n = s.char_len();
-    let (lo, hi) = clamp_range(n, opt_index(a.get(2))?, opt_index(a.get(3))?);
-    if lo > n {
+    let (lo, hi) = str_span(n, opt_index(a.get(2))?, opt_index(a.get(3))?);
+    if hi - lo < sub.chars().count() as i64 {
         return Ok(Value::Int(0));
     }
-    let hay = &s.s[byte_at(&s.s, s.ascii, lo)..byte_at(&s.s, s.ascii, hi)];
+    let hay = &s.s[byte_at(&s.s, s.ascii, lo as usize)..byte_at(&s.s, s.ascii, hi as usize)];
     let c = if sub.is_empty() {
         hay.chars().count() + 1
     } else {
@@ -689,47 +710,23 @@ fn char_test(a: &[Value], kw: Kw, name: &str, f: fn(char) -> bool) -> PResult<Va
     args::noargs(&format!("str.{}", name), &a[1..], kw)?;
     Ok(Value::Bool(!s.s.is_empty() && s.s.chars().all(f)))
 }
-/// Python's isdigit: decimal digits and the digit-valued signs (superscripts, circled
-/// digits …) but not fractions, Roman numerals or other numeric signs.
-fn is_digit_char(c: char) -> bool {
-    if c.is_ascii_digit() {
-        return true;
-    }
-    if c.is_ascii() || !c.is_numeric() {
-        return false;
-    }
-    let u = c as u32;
-    !matches!(u, 0xbc..=0xbe | 0x2150..=0x218b | 0x3007 | 0x3021..=0x3029 | 0x3038..=0x303a | 0x16ee..=0x16f0)
-        && !(0x2469..=0x2473).contains(&u)
-        && !(0x247d..=0x2487).contains(&u)
-        && !(0x2491..=0x249b).contains(&u)
-}
-
 fn str_isdigit(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    char_test(a, kw, "isdigit", is_digit_char)
+    char_test(a, kw, "isdigit", super::unicode::is_digit)
 }
-
 fn str_isnumeric(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    char_test(a, kw, "isnumeric", |c| c.is_numeric())
+    char_test(a, kw, "isnumeric", super::unicode::is_numeric)
 }
-
 fn str_isdecimal(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    char_test(a, kw, "isdecimal", |c| {
-        is_digit_char(c) && c.to_digit(10).is_some()
-            || (c.is_numeric()
-                && !c.is_ascii()
-                && is_digit_char(c)
-                && !matches!(c as u32, 0xb2 | 0xb3 | 0xb9 | 0x2070..=0x209f | 0x2460..=0x24ff))
-    })
+    char_test(a, kw, "isdecimal", super::unicode::is_decimal)
 }
 fn str_isalpha(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    char_test(a, kw, "isalpha", |c| c.is_alphabetic())
+    char_test(a, kw, "isalpha", super::unicode::is_alpha)
 }
 fn str_isalnum(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    char_test(a, kw, "isalnum", |c| c.is_alphanumeric())
+    char_test(a, kw, "isalnum", super::unicode::is_alnum)
 }
 fn str_isspace(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    char_test(a, kw, "isspace", |c| c.is_whitespace())
+    char_test(a, kw, "isspace", super::unicode::is_space)
 }
 fn str_isupper(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "isupper")?;
@@ -1385,6 +1382,15 @@ impl DictView {
                 .map(|(k, v)| Value::tuple(vec![k.clone(), v.clone()]))
                 .collect(),
         }
+    }
+}
+
+/// The items of a dict view (`d.keys()`, `d.values()`, `d.items()`), in order; None if `v`
+/// is not a view.
+pub fn dict_view_items(v: &Value) -> Option<Vec<Value>> {
+    match v {
+        Value::Native(n) => n.0.as_any().downcast_ref::<DictView>().map(|d| d.items()),
+        _ => None,
     }
 }
 

@@ -981,7 +981,7 @@ impl<'a> Compiler<'a> {
         // (scope.rs already put them first in exactly that order.)
         code.free_sources = self.free_sources(&code.freevars)?;
         let idx = self.add_child(code);
-        self.emit(Instr::MakeFunction(idx, flags));
+        self.emit(Instr::MakeFunction(idx << 2 | flags));
         Ok(())
     }
 
@@ -1095,7 +1095,7 @@ impl<'a> Compiler<'a> {
         code.is_generator = matches!(kind, CompKind::Gen(_));
         code.free_sources = self.free_sources(&code.freevars)?;
         let idx = self.add_child(code);
-        self.emit(Instr::MakeFunction(idx, 0));
+        self.emit(Instr::MakeFunction(idx << 2));
         self.expr(&generators[0].iter)?;
         if !matches!(kind, CompKind::Gen(_)) {
             self.emit(Instr::Call(1));

@@ -61,7 +61,9 @@ impl Vm {
     pub(super) fn call_from_stack(&mut self, fidx: usize, argc: usize) -> PResult<bool> {
         if let Value::Func(f) = &self.stack[fidx] {
             let code = &f.code;
-            if argc == code.argcount as usize
+            let nparams = code.argcount as usize;
+            if argc <= nparams
+                && argc + f.defaults.len() >= nparams
                 && !code.has_varargs
                 && !code.has_varkw
                 && code.kwonlycount == 0
@@ -73,6 +75,13 @@ impl Vm {
                 let nlocals = code.nlocals();
                 let locals_base = self.locals.len();
                 self.locals.resize(locals_base + nlocals, None);
+                if argc < nparams {
+                    // Trailing parameters take their defaults.
+                    let first_default = nparams - f.defaults.len();
+                    for k in argc..nparams {
+                        self.locals[locals_base + k] = Some(f.defaults[k - first_default].clone());
+                    }
+                }
                 for k in (0..argc).rev() {
                     self.locals[locals_base + k] = self.stack.pop();
                 }
@@ -136,6 +145,7 @@ impl Vm {
     }
 
     /// The general call path (keyword arguments, builtins, types, generators).
+    #[inline(never)]
     pub(super) fn call_general(
         &mut self,
         func: Value,
@@ -165,12 +175,43 @@ impl Vm {
         }
     }
 
+    /// `f(a, k=v)`: Toy functions bind the keyword names straight from the constant tuple.
+    pub(super) fn call_kw(
+        &mut self,
+        callee: Value,
+        args: Vec<Value>,
+        names: &TupleObj,
+        kwvals: Vec<Value>,
+    ) -> PResult<bool> {
+        if let Value::Func(f) = &callee {
+            if !f.code.is_generator {
+                self.check_depth()?;
+                let names = names.items.iter().map(|n| n.as_str().unwrap_or(""));
+                let locals = bind_args(f, args, names.zip(kwvals))?;
+                let locals_base = self.locals.len();
+                self.locals.extend(locals);
+                if let Value::Func(f) = callee {
+                    self.enter_frame(f, locals_base);
+                }
+                return Ok(true);
+            }
+        }
+        let kwargs: Vec<(Arc<str>, Value)> = names
+            .items
+            .iter()
+            .map(|n| Arc::from(n.as_str().unwrap_or("")))
+            .zip(kwvals)
+            .collect();
+        self.call_general(callee, args, kwargs)
+    }
+
     /// Call any callable from Rust and wait for its result (used by builtins such as `map`,
     /// `sorted(key=…)` and by the thread and process machinery).
     pub fn call(&mut self, func: &Value, args: Vec<Value>) -> PResult<Value> {
         self.call_value(func, args, Vec::new())
     }
 
+    #[inline(never)]
     pub fn call_value(
         &mut self,
         func: &Value,
@@ -247,10 +288,10 @@ fn make_generator(f: Arc<Function>, locals: Vec<Option<Value>>) -> Value {
 
 /// Bind call arguments to the parameters of `f`, as Python does, returning the initial
 /// locals (parameters first, then unset slots).
-pub fn bind_args(
+pub fn bind_args<K: AsRef<str>>(
     f: &Function,
     args: Vec<Value>,
-    kwargs: Vec<(Arc<str>, Value)>,
+    kwargs: impl IntoIterator<Item = (K, Value)>,
 ) -> PResult<Vec<Option<Value>>> {
     let code = &f.code;
     let argcount = code.argcount as usize;
@@ -260,6 +301,7 @@ pub fn bind_args(
     let npos = args.len();
     let ndefaults = f.defaults.len();
     let mut varargs_slot = argcount + kwonly;
+    let kwargs: smallvec::SmallVec<[(K, Value); 4]> = kwargs.into_iter().collect();
     if npos > argcount && !code.has_varargs {
         let takes = if ndefaults > 0 {
             format!(
@@ -275,7 +317,7 @@ pub fn bind_args(
             .filter(|(k, _)| {
                 code.local_names[argcount..argcount + kwonly]
                     .iter()
-                    .any(|n| **n == **k)
+                    .any(|n| **n == *k.as_ref())
             })
             .count();
         let given = if kw_given > 0 {
@@ -312,6 +354,7 @@ pub fn bind_args(
         None
     };
     for (k, v) in kwargs {
+        let k = k.as_ref();
         let pos = code.local_names[..argcount + kwonly]
             .iter()
             .position(|n| **n == *k);

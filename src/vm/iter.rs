@@ -127,6 +127,7 @@ impl Vm {
     }
 
     /// `next(it)` on an iterator object; None at its end.
+    #[inline(never)]
     pub fn next_value(&mut self, it: &Value) -> PResult<Option<Value>> {
         let obj = match it {
             Value::Iter(o) => o.clone(),
@@ -271,6 +272,7 @@ impl Vm {
     }
 
     /// All items of an iterable, in order.
+    #[inline(never)]
     pub fn collect_iterable(&mut self, v: &Value) -> PResult<Vec<Value>> {
         match v {
             Value::List(l) => return Ok(l.items.lock().clone()),

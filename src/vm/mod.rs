@@ -926,7 +926,8 @@ impl Vm {
                         save_ip!();
                         tri!(self.unpack(v, before as usize, Some(after as usize)));
                     }
-                    Instr::MakeFunction(k, flags) => {
+                    Instr::MakeFunction(packed) => {
+                        let (k, flags) = (packed >> 2, packed & 3);
                         let child = code.children[k as usize].clone();
                         let kwdefaults_vals = if flags & 2 != 0 { Some(pop!()) } else { None };
                         let defaults = if flags & 1 != 0 {
@@ -983,23 +984,15 @@ impl Vm {
                         save_ip!();
                         check_breaker!();
                         let names = pop!();
-                        let names: Vec<Arc<str>> = match &names {
-                            Value::Tuple(t) => t
-                                .items
-                                .iter()
-                                .map(|n| Arc::from(n.as_str().unwrap_or("")))
-                                .collect(),
-                            _ => Vec::new(),
-                        };
-                        let nkw = names.len();
                         let argc = argc as usize;
                         let fidx = self.stack.len() - argc - 1;
                         let mut args = self.stack.split_off(fidx + 1);
                         let callee = pop!();
-                        let kwvals = args.split_off(argc - nkw);
-                        let kwargs: Vec<(Arc<str>, Value)> =
-                            names.into_iter().zip(kwvals).collect();
-                        call_out!(self.call_general(callee, args, kwargs));
+                        let Value::Tuple(names) = names else {
+                            unreachable!("CallKw without names")
+                        };
+                        let kwvals = args.split_off(argc - names.items.len());
+                        call_out!(self.call_kw(callee, args, &names, kwvals));
                     }
                     Instr::CallEx(flags) => {
                         save_ip!();
@@ -1246,6 +1239,7 @@ impl Vm {
 
     /// Route an exception to the innermost handler, popping frames that have none. Returns
     /// Err when the exception leaves the frame at `stop_depth`.
+    #[inline(never)]
     fn unwind(&mut self, exc: Arc<ExcObj>, mut add_tb: bool, stop_depth: usize) -> PResult<()> {
         loop {
             let frame = self.frames.last_mut().unwrap();
@@ -1286,6 +1280,7 @@ impl Vm {
         }
     }
 
+    #[inline(never)]
     fn set_context(&self, e: &Arc<ExcObj>) {
         if let Some(cur) = &self.exc_info {
             if !Arc::ptr_eq(cur, e) && e.context.lock().is_none() {
@@ -1294,6 +1289,7 @@ impl Vm {
         }
     }
 
+    #[inline(never)]
     fn unbound_cell(&self, code: &Code, i: usize) -> PResult<()> {
         let name = code.cell_name(i);
         if i < code.cellvars.len() {
@@ -1313,6 +1309,7 @@ impl Vm {
     }
 
     /// Called at check points when the eval breaker is set.
+    #[inline(never)]
     fn handle_eval_breaker(&mut self) -> PResult<()> {
         if self.is_main() && self.rt.interrupted.swap(false, Ordering::SeqCst) {
             return Err(ExcObj::with_args(ExcKind::KeyboardInterrupt, Vec::new()));
@@ -1326,6 +1323,7 @@ impl Vm {
     }
 
     /// `raise X`: X may be an exception instance or an exception type (called with no args).
+    #[inline(never)]
     fn make_exception(&mut self, v: Value) -> PResult<Arc<ExcObj>> {
         match v {
             Value::Exc(e) => Ok(e),
@@ -1334,6 +1332,7 @@ impl Vm {
         }
     }
 
+    #[inline(never)]
     fn unpack(&mut self, v: Value, n: usize, after: Option<usize>) -> PResult<()> {
         let items: Vec<Value> = match &v {
             Value::Tuple(t) => t.items.to_vec(),
@@ -1401,6 +1400,7 @@ impl Vm {
     // Attributes
     // -----------------------------------------------------------------------------------------
 
+    #[inline(never)]
     pub fn get_attr(&mut self, obj: &Value, name: &str) -> PResult<Value> {
         match obj {
             Value::Module(m) => {
@@ -1517,6 +1517,7 @@ impl Vm {
         )
     }
 
+    #[inline(never)]
     fn set_attr(&mut self, obj: &Value, name: &str, v: Value) -> PResult<()> {
         match obj {
             Value::Module(m) => {
@@ -1558,6 +1559,7 @@ impl Vm {
     // with
     // -----------------------------------------------------------------------------------------
 
+    #[inline(never)]
     fn with_enter(&mut self, m: &Value) -> PResult<Value> {
         match m {
             Value::Native(n) => {
@@ -1571,6 +1573,7 @@ impl Vm {
         }
     }
 
+    #[inline(never)]
     fn with_exit(&mut self, m: &Value, exc: Option<&Arc<ExcObj>>) -> PResult<()> {
         if let Value::Native(n) = m {
             let n = n.clone();
@@ -1583,6 +1586,7 @@ impl Vm {
     // Containment
     // -----------------------------------------------------------------------------------------
 
+    #[inline(never)]
     pub fn contains(&mut self, hay: &Value, needle: &Value) -> PResult<bool> {
         if let Some(r) = ops::contains(hay, needle)? {
             return Ok(r);
