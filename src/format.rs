@@ -1505,6 +1505,49 @@ fn py_space(c: char) -> bool {
     c.is_whitespace()
 }
 
+/// The zero of every run of Unicode decimal digits (general category Nd, Unicode 14.0 as in
+/// CPython 3.11); each run is the ten digits 0..=9.
+const DECIMAL_ZEROS: &[u32] = &[
+    0x30, 0x660, 0x6f0, 0x7c0, 0x966, 0x9e6, 0xa66, 0xae6, 0xb66, 0xbe6, 0xc66, 0xce6, 0xd66,
+    0xde6, 0xe50, 0xed0, 0xf20, 0x1040, 0x1090, 0x17e0, 0x1810, 0x1946, 0x19d0, 0x1a80, 0x1a90,
+    0x1b50, 0x1bb0, 0x1c40, 0x1c50, 0xa620, 0xa8d0, 0xa900, 0xa9d0, 0xa9f0, 0xaa50, 0xabf0, 0xff10,
+    0x104a0, 0x10d30, 0x11066, 0x110f0, 0x11136, 0x111d0, 0x112f0, 0x11450, 0x114d0, 0x11650,
+    0x116c0, 0x11730, 0x118e0, 0x11950, 0x11c50, 0x11d50, 0x11da0, 0x16a60, 0x16ac0, 0x16b50,
+    0x1d7ce, 0x1d7d8, 0x1d7e2, 0x1d7ec, 0x1d7f6, 0x1e140, 0x1e2f0, 0x1e950, 0x1fbf0,
+];
+
+/// The value of a Unicode decimal digit (`'٣'` is 3, `'１'` is 1); None for anything else,
+/// including digit-like signs such as `'²'` and `'½'`.
+pub fn decimal_value(c: char) -> Option<u32> {
+    let u = c as u32;
+    let i = DECIMAL_ZEROS.partition_point(|&z| z <= u);
+    if i == 0 {
+        return None;
+    }
+    let d = u - DECIMAL_ZEROS[i - 1];
+    (d < 10).then_some(d)
+}
+
+/// CPython's `_PyUnicode_TransformDecimalAndSpaceToASCII` for int()/float() of a str: ASCII
+/// stays, non-ASCII whitespace becomes ' ', decimal digits become ASCII digits; any other
+/// non-ASCII character makes the text invalid (None).
+fn number_text(s: &str) -> Option<Cow<'_, str>> {
+    if s.is_ascii() {
+        return Some(Cow::Borrowed(s));
+    }
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else if c.is_whitespace() {
+            out.push(' ');
+        } else {
+            out.push(char::from_digit(decimal_value(c)?, 10)?);
+        }
+    }
+    Some(Cow::Owned(out))
+}
+
 /// `int(s, base)` for a str: surrounding whitespace, one sign, a `0x`/`0o`/`0b` prefix
 /// (required to match the base; base 0 takes the base from it, and then forbids leading zeros
 /// on a nonzero number), single underscores between digits (and after the prefix). `None` for
@@ -1538,10 +1581,10 @@ fn parse_int_inner(s: &str, base: u32) -> Result<Option<BigInt>, String> {
     if base == 1 || base > 36 {
         return Ok(None);
     }
-    let t = s.trim_matches(py_space).as_bytes();
-    if !t.is_ascii() {
+    let Some(s) = number_text(s) else {
         return Ok(None);
-    }
+    };
+    let t = s.trim_matches(py_space).as_bytes();
     let mut i = 0;
     let mut negative = false;
     if i < t.len() && (t[i] == b'+' || t[i] == b'-') {
@@ -1625,6 +1668,7 @@ fn parse_int_inner(s: &str, base: u32) -> Result<Option<BigInt>, String> {
 /// Correctly rounded; overflow gives ±inf as in Python. `None` is the ValueError
 /// `could not convert string to float: 'repr'`. Only ASCII digits.
 pub fn parse_float_literal(s: &str) -> Option<f64> {
+    let s: &str = &number_text(s)?;
     let t: Cow<str> = if s.contains('_') {
         // _Py_string_to_number_with_underscores: '_' only between two digits.
         let mut out = String::with_capacity(s.len());

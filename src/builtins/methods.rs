@@ -327,73 +327,94 @@ fn split_common(a: &[Value], kw: Kw, name: &str, from_right: bool) -> PResult<Va
         None => -1,
     };
     let text = &s.s;
-    let parts: Vec<String> = match sep {
+    // CPython's maxcount: a negative maxsplit means no limit.
+    let maxcount = if maxsplit < 0 {
+        usize::MAX
+    } else {
+        maxsplit as usize
+    };
+    let parts: Vec<&str> = match sep {
         None | Some(Value::None) => {
-            let mut out: Vec<String> = Vec::new();
             if from_right {
-                let mut words: Vec<&str> = text.split_whitespace().collect();
-                if maxsplit >= 0 && words.len() > maxsplit as usize + 1 {
-                    // Keep the left remainder intact (up to its trailing whitespace).
-                    let keep = words.len() - maxsplit as usize;
-                    let mut rest = text.trim_end();
-                    let mut tail = Vec::new();
-                    for _ in 0..maxsplit {
-                        let idx = rest.rfind(|c: char| c.is_whitespace()).unwrap_or(0);
-                        tail.push(rest[idx..].trim_start().to_string());
-                        rest = rest[..idx].trim_end();
-                    }
-                    let _ = keep;
-                    out.push(rest.to_string());
-                    tail.reverse();
-                    out.extend(tail);
-                    words.clear();
-                } else {
-                    out = words.iter().map(|w| w.to_string()).collect();
-                }
-                out
+                rsplit_whitespace(text, maxcount)
             } else {
-                let mut rest = text.trim_start();
-                let mut count = 0;
-                while !rest.is_empty() {
-                    if maxsplit >= 0 && count >= maxsplit {
-                        out.push(rest.to_string());
-                        break;
-                    }
-                    let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
-                    out.push(rest[..end].to_string());
-                    rest = rest[end..].trim_start();
-                    count += 1;
-                }
-                out
+                split_whitespace(text, maxcount)
             }
         }
         Some(v) => {
-            let sep = str_of(v, "must be str or None, not").map_err(|_| {
-                ExcObj::new(
-                    ExcKind::TypeError,
-                    format!("must be str or None, not {}", v.type_name()),
-                )
-            })?;
+            let Value::Str(sep) = v else {
+                return type_error(format!("must be str or None, not {}", v.type_name()));
+            };
+            let sep = sep.s.as_str();
             if sep.is_empty() {
                 return err(ExcKind::ValueError, "empty separator");
             }
-            if maxsplit < 0 {
-                text.split(sep).map(|x| x.to_string()).collect()
-            } else if from_right {
-                let mut v: Vec<String> = text
-                    .rsplitn(maxsplit as usize + 1, sep)
-                    .map(|x| x.to_string())
-                    .collect();
+            if from_right {
+                let mut v: Vec<&str> = if maxcount == usize::MAX {
+                    text.rsplit(sep).collect()
+                } else {
+                    text.rsplitn(maxcount.saturating_add(1), sep).collect()
+                };
                 v.reverse();
                 v
+            } else if maxcount == usize::MAX {
+                text.split(sep).collect()
             } else {
-                text.splitn(maxsplit as usize + 1, sep)
-                    .map(|x| x.to_string())
-                    .collect()
+                text.splitn(maxcount.saturating_add(1), sep).collect()
             }
         }
     };
     Ok(Value::list(parts.into_iter().map(Value::str).collect()))
+}
+
+/// `s.split()` with Python's whitespace, at most `maxcount` splits.
+fn split_whitespace(s: &str, mut maxcount: usize) -> Vec<&str> {
+    let sp = super::unicode::is_space;
+    let mut out = Vec::new();
+    let mut rest = s;
+    while maxcount > 0 {
+        rest = rest.trim_start_matches(sp);
+        if rest.is_empty() {
+            return out;
+        }
+        let end = rest.find(sp).unwrap_or(rest.len());
+        out.push(&rest[..end]);
+        rest = &rest[end..];
+        maxcount -= 1;
+    }
+    let rest = rest.trim_start_matches(sp);
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+/// `s.rsplit()` with Python's whitespace, at most `maxcount` splits from the right.
+fn rsplit_whitespace(s: &str, mut maxcount: usize) -> Vec<&str> {
+    let sp = super::unicode::is_space;
+    let mut out = Vec::new();
+    let mut rest = s;
+    while maxcount > 0 {
+        rest = rest.trim_end_matches(sp);
+        if rest.is_empty() {
+            break;
+        }
+        let start = rest
+            .rfind(sp)
+            .map(|i| i + rest[i..].chars().next().map_or(1, |c| c.len_utf8()))
+            .unwrap_or(0);
+        out.push(&rest[start..]);
+        rest = &rest[..start];
+        maxcount -= 1;
+    }
+    if maxcount == 0 {
+        let rest = rest.trim_end_matches(sp);
+        if !rest.is_empty() {
+            out.push(rest);
+        }
+    }
+    out.reverse();
+    out
 }
 
 fn str_split(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -442,10 +463,10 @@ fn strip_common(a: &[Value], kw: Kw, name: &str, left: bool, right: bool) -> PRe
         None | Some(Value::None) => {
             let mut t: &str = &s.s;
             if left {
-                t = t.trim_start();
+                t = t.trim_start_matches(super::unicode::is_space);
             }
             if right {
-                t = t.trim_end();
+                t = t.trim_end_matches(super::unicode::is_space);
             }
             t.to_string()
         }
@@ -898,202 +919,293 @@ fn str_format(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let mut st = FormatState {
         pos: &a[1..],
         kw,
-        auto: 0,
-        manual: false,
+        auto: AutoNumber::Init,
+        next: 0,
     };
-    let out = format_template(vm, &s.s, &mut st, 0)?;
+    let chars: Vec<char> = s.s.chars().collect();
+    let out = build_string(vm, &chars, &mut st, 2)?;
     Ok(Value::str(out))
+}
+
+#[derive(PartialEq)]
+enum AutoNumber {
+    Init,
+    Auto,
+    Manual,
 }
 
 struct FormatState<'a> {
     pos: &'a [Value],
     kw: Kw<'a>,
-    auto: usize,
-    manual: bool,
+    auto: AutoNumber,
+    /// The next automatic field number.
+    next: usize,
 }
 
-fn format_template(vm: &mut Vm, text: &str, st: &mut FormatState, depth: usize) -> PResult<String> {
-    if depth > 2 {
-        return err(ExcKind::ValueError, "Max string recursion exceeded");
+fn fmt_err<T>(msg: &str) -> PResult<T> {
+    err(ExcKind::ValueError, msg)
+}
+
+/// One replacement field, as CPython's `parse_field` splits it (indices into the template).
+struct Field {
+    name: (usize, usize),
+    conversion: Option<char>,
+    spec: (usize, usize),
+    expand: bool,
+}
+
+/// `str.format`'s template expansion, following CPython's `unicode_format.h` (MarkupIterator,
+/// parse_field, get_field_object) so that malformed templates raise the same errors.
+fn build_string(vm: &mut Vm, t: &[char], st: &mut FormatState, depth: i32) -> PResult<String> {
+    if depth <= 0 {
+        return fmt_err("Max string recursion exceeded");
     }
-    let fmt: Vec<char> = text.chars().collect();
     let mut out = String::new();
     let mut i = 0;
-    while i < fmt.len() {
-        let c = fmt[i];
-        if c == '{' {
-            if i + 1 < fmt.len() && fmt[i + 1] == '{' {
-                out.push('{');
-                i += 2;
-                continue;
-            }
-            let mut level = 1;
-            let mut j = i + 1;
-            while j < fmt.len() {
-                if fmt[j] == '{' {
-                    level += 1;
-                } else if fmt[j] == '}' {
-                    level -= 1;
-                    if level == 0 {
-                        break;
-                    }
-                }
-                j += 1;
-            }
-            if j >= fmt.len() {
-                return err(ExcKind::ValueError, "expected '}' before end of string");
-            }
-            let field: String = fmt[i + 1..j].iter().collect();
-            i = j + 1;
-            // The name part ends at the first ':' or '!' outside brackets.
-            let mut cut = field.len();
-            let mut in_brackets = false;
-            for (bi, ch) in field.char_indices() {
-                match ch {
-                    '[' => in_brackets = true,
-                    ']' => in_brackets = false,
-                    ':' | '!' if !in_brackets => {
-                        cut = bi;
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-            let name = &field[..cut];
-            let rest = &field[cut..];
-            let (conv, spec) = if let Some(r) = rest.strip_prefix('!') {
-                let (cv, sp) = match r.find(':') {
-                    Some(p) => (&r[..p], &r[p + 1..]),
-                    None => (r, ""),
-                };
-                if cv.chars().count() != 1 {
-                    return err(
-                        ExcKind::ValueError,
-                        "expected ':' after conversion specifier",
-                    );
-                }
-                (Some(cv.to_string()), sp.to_string())
-            } else if let Some(sp) = rest.strip_prefix(':') {
-                (None, sp.to_string())
-            } else {
-                (None, String::new())
-            };
-            let v = format_field_value(vm, name, st)?;
-            let v = match conv.as_deref() {
-                Some("r") => Value::str(ops::repr_plain(&v)),
-                Some("s") => Value::str(ops::to_str(&v)),
-                Some("a") => Value::str(super::ascii_of(&ops::repr_plain(&v))),
-                Some(other) => {
-                    return err(
-                        ExcKind::ValueError,
-                        format!("Unknown conversion specifier {}", other),
-                    )
-                }
-                None => v,
-            };
-            let spec = if spec.contains('{') {
-                format_template(vm, &spec, st, depth + 1)?
-            } else {
-                spec
-            };
-            out.push_str(&super::format_value(&v, &spec)?);
-        } else if c == '}' {
-            if i + 1 < fmt.len() && fmt[i + 1] == '}' {
-                out.push('}');
-                i += 2;
-                continue;
-            }
-            return err(
-                ExcKind::ValueError,
-                "Single '}' encountered in format string",
-            );
-        } else {
-            out.push(c);
+    let end = t.len();
+    while i < end {
+        // Literal text up to a brace.
+        let start = i;
+        let mut c = '\0';
+        let mut markup = false;
+        while i < end {
+            c = t[i];
             i += 1;
+            if c == '{' || c == '}' {
+                markup = true;
+                break;
+            }
         }
+        let at_end = i >= end;
+        let mut len = i - start;
+        if markup && c == '}' && (at_end || t[i] != '}') {
+            return fmt_err("Single '}' encountered in format string");
+        }
+        if markup && at_end && c == '{' {
+            return fmt_err("Single '{' encountered in format string");
+        }
+        if markup && !at_end {
+            if t[i] == c {
+                i += 1;
+                markup = false;
+            } else {
+                len -= 1;
+            }
+        }
+        out.extend(&t[start..start + len]);
+        if !markup {
+            continue;
+        }
+        let field = parse_field(t, &mut i)?;
+        let v = field_object(vm, &t[field.name.0..field.name.1], st)?;
+        let v = match field.conversion {
+            None => v,
+            Some('r') => Value::str(ops::repr_plain(&v)),
+            Some('s') => Value::str(ops::to_str(&v)),
+            Some('a') => Value::str(super::ascii_of(&ops::repr_plain(&v))),
+            Some(other) => {
+                return fmt_err(&if (other as u32) > 32 && (other as u32) < 127 {
+                    format!("Unknown conversion specifier {}", other)
+                } else {
+                    format!("Unknown conversion specifier \\x{:x}", other as u32)
+                })
+            }
+        };
+        let spec_chars = &t[field.spec.0..field.spec.1];
+        let spec: String = if field.expand {
+            build_string(vm, spec_chars, st, depth - 1)?
+        } else {
+            spec_chars.iter().collect()
+        };
+        out.push_str(&super::format_value(&v, &spec)?);
     }
     Ok(out)
 }
 
-/// The value a replacement field names: `''` (next automatic), `0`, `name`, then `[k]`/`.attr`.
-fn format_field_value(vm: &mut Vm, name: &str, st: &mut FormatState) -> PResult<Value> {
-    let first_end = name.find(['[', '.']).unwrap_or(name.len());
+/// After a '{': the field name, `!conversion` and `:spec`, up to the matching '}'.
+fn parse_field(t: &[char], i: &mut usize) -> PResult<Field> {
+    let end = t.len();
+    let name_start = *i;
+    let mut c = '\0';
+    let mut stopped = false;
+    while *i < end {
+        c = t[*i];
+        *i += 1;
+        match c {
+            '{' => return fmt_err("unexpected '{' in field name"),
+            '[' => {
+                while *i < end && t[*i] != ']' {
+                    *i += 1;
+                }
+            }
+            '}' | ':' | '!' => {
+                stopped = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    let name = (name_start, *i - 1);
+    let mut field = Field {
+        name,
+        conversion: None,
+        spec: (0, 0),
+        expand: false,
+    };
+    if stopped && (c == '!' || c == ':') {
+        if c == '!' {
+            if *i >= end {
+                return fmt_err("end of string while looking for conversion specifier");
+            }
+            field.conversion = Some(t[*i]);
+            *i += 1;
+            if *i < end {
+                let c2 = t[*i];
+                *i += 1;
+                if c2 == '}' {
+                    return Ok(field);
+                }
+                if c2 != ':' {
+                    return fmt_err("expected ':' after conversion specifier");
+                }
+            }
+        }
+        let spec_start = *i;
+        let mut count = 1;
+        while *i < end {
+            let c3 = t[*i];
+            *i += 1;
+            match c3 {
+                '{' => {
+                    field.expand = true;
+                    count += 1;
+                }
+                '}' => {
+                    count -= 1;
+                    if count == 0 {
+                        field.spec = (spec_start, *i - 1);
+                        return Ok(field);
+                    }
+                }
+                _ => {}
+            }
+        }
+        return fmt_err("unmatched '{' in format spec");
+    }
+    if !(stopped && c == '}') {
+        return fmt_err("expected '}' before end of string");
+    }
+    Ok(field)
+}
+
+/// CPython's get_integer: a run of decimal digits (any script), or None.
+fn field_integer(s: &[char]) -> PResult<Option<usize>> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let mut acc: usize = 0;
+    for &c in s {
+        let Some(d) = crate::format::decimal_value(c) else {
+            return Ok(None);
+        };
+        if acc > (isize::MAX as usize - d as usize) / 10 {
+            return fmt_err("Too many decimal digits in format string");
+        }
+        acc = acc * 10 + d as usize;
+    }
+    Ok(Some(acc))
+}
+
+/// The value a field name designates: `''` (next automatic), `0`, `name`, then `[k]`/`.attr`.
+fn field_object(vm: &mut Vm, name: &[char], st: &mut FormatState) -> PResult<Value> {
+    let first_end = name
+        .iter()
+        .position(|&c| c == '.' || c == '[')
+        .unwrap_or(name.len());
     let first = &name[..first_end];
-    let mut v = if first.is_empty() {
-        if st.manual {
-            return err(
-                ExcKind::ValueError,
+    let mut idx = field_integer(first)?;
+    let empty = first.is_empty();
+    if empty || idx.is_some() {
+        if st.auto == AutoNumber::Init {
+            st.auto = if empty {
+                AutoNumber::Auto
+            } else {
+                AutoNumber::Manual
+            };
+        }
+        if st.auto == AutoNumber::Manual && empty {
+            return fmt_err(
                 "cannot switch from manual field specification to automatic field numbering",
             );
         }
-        let idx = st.auto;
-        st.auto += 1;
-        match st.pos.get(idx) {
-            Some(v) => v.clone(),
-            None => {
-                return err(
-                    ExcKind::IndexError,
-                    format!(
-                        "Replacement index {} out of range for positional args tuple",
-                        idx
-                    ),
-                )
-            }
-        }
-    } else if let Ok(idx) = first.parse::<usize>() {
-        if st.auto > 0 {
-            return err(
-                ExcKind::ValueError,
+        if st.auto == AutoNumber::Auto && !empty {
+            return fmt_err(
                 "cannot switch from automatic field numbering to manual field specification",
             );
         }
-        st.manual = true;
-        match st.pos.get(idx) {
+        if empty {
+            idx = Some(st.next);
+            st.next += 1;
+        }
+    }
+    let mut v = match idx {
+        None => {
+            let key: String = first.iter().collect();
+            match st.kw.iter().find(|(k, _)| **k == *key) {
+                Some((_, v)) => v.clone(),
+                None => return Err(ExcObj::with_args(ExcKind::KeyError, vec![Value::str(key)])),
+            }
+        }
+        Some(n) => match st.pos.get(n) {
             Some(v) => v.clone(),
             None => {
                 return err(
                     ExcKind::IndexError,
                     format!(
                         "Replacement index {} out of range for positional args tuple",
-                        idx
+                        n
                     ),
                 )
             }
-        }
-    } else {
-        match st.kw.iter().find(|(k, _)| **k == *first) {
-            Some((_, v)) => v.clone(),
-            None => {
-                return Err(ExcObj::with_args(
-                    ExcKind::KeyError,
-                    vec![Value::str(first)],
-                ))
-            }
-        }
+        },
     };
-    let mut rest = &name[first_end..];
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix('[') {
-            let close = r
-                .find(']')
-                .ok_or_else(|| ExcObj::new(ExcKind::ValueError, "Missing ']' in format string"))?;
-            let key = &r[..close];
-            let kv = match key.parse::<i64>() {
-                Ok(n) => Value::Int(n),
-                Err(_) => Value::str(key),
-            };
-            v = super::subscript::get_item(&v, &kv)?;
-            rest = &r[close + 1..];
-        } else if let Some(r) = rest.strip_prefix('.') {
-            let end = r.find(['[', '.']).unwrap_or(r.len());
-            v = vm.get_attr(&v, &r[..end])?;
-            rest = &r[end..];
-        } else {
-            return err(
-                ExcKind::ValueError,
-                "Only '.' or '[' may follow ']' in format field specifier",
-            );
+    let mut i = first_end;
+    while i < name.len() {
+        let c = name[i];
+        i += 1;
+        let start = i;
+        let (part, is_attr) = match c {
+            '.' => {
+                while i < name.len() && name[i] != '.' && name[i] != '[' {
+                    i += 1;
+                }
+                (&name[start..i], true)
+            }
+            '[' => {
+                while i < name.len() && name[i] != ']' {
+                    i += 1;
+                }
+                if i >= name.len() {
+                    return fmt_err("Missing ']' in format string");
+                }
+                i += 1;
+                (&name[start..i - 1], false)
+            }
+            _ => return fmt_err("Only '.' or '[' may follow ']' in format field specifier"),
+        };
+        if part.is_empty() {
+            return fmt_err("Empty attribute in format string");
         }
+        let text: String = part.iter().collect();
+        v = if is_attr {
+            vm.get_attr(&v, &text)?
+        } else {
+            let key = match field_integer(part)? {
+                Some(n) => Value::Int(n as i64),
+                None => Value::str(text),
+            };
+            super::subscript::get_item(&v, &key)?
+        };
     }
     Ok(v)
 }

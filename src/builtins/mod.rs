@@ -9,6 +9,7 @@ pub mod file;
 pub mod io;
 pub mod methods;
 pub mod subscript;
+pub mod unicode;
 
 use std::sync::Arc;
 
@@ -426,7 +427,10 @@ fn b_reversed(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             vm.collect_iterable(&a[0])?
         }
         Value::Dict(d) => d.table.lock().keys(),
-        v => return type_error(format!("'{}' object is not reversible", v.type_name())),
+        v => match methods::dict_view_items(v) {
+            Some(items) => items,
+            None => return type_error(format!("'{}' object is not reversible", v.type_name())),
+        },
     };
     let mut items = items;
     items.reverse();
@@ -722,6 +726,12 @@ fn b_isinstance(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 
 fn b_hash(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::onearg("hash", a, kw)?;
+    // Key and item views are unhashable (they compare like sets); values views hash by identity.
+    if let Value::Native(n) = &a[0] {
+        if matches!(n.0.type_name(), "dict_keys" | "dict_items") {
+            return type_error(format!("unhashable type: '{}'", n.0.type_name()));
+        }
+    }
     Ok(Value::Int(hash_value(&a[0])?))
 }
 
