@@ -34,7 +34,12 @@ pub fn main(config: Config) -> i32 {
             }
             ("<stdin>".to_string(), b)
         }
-        Source::Repl => return crate::run::repl(config),
+        Source::Repl => {
+            let rt = Runtime::new(config.argv.clone());
+            rt.set_switch_interval(config.switch_interval);
+            install_sigint(&rt);
+            return crate::repl::run(rt);
+        }
     };
     let rt = Runtime::new(config.argv.clone());
     rt.set_switch_interval(config.switch_interval);
@@ -132,57 +137,4 @@ pub fn run_source(
     };
     rt.stdout.lock().flush();
     status
-}
-
-/// The interactive prompt (a fuller REPL with line editing comes with the standard library
-/// work; this one reads statements from the terminal line by line).
-pub fn repl(config: Config) -> i32 {
-    use std::io::BufRead;
-    let rt = Runtime::new(config.argv.clone());
-    rt.set_switch_interval(config.switch_interval);
-    let mut vm = Vm::new(rt.clone());
-    let stdin = std::io::stdin();
-    let mut buf = String::new();
-    loop {
-        write_stderr(if buf.is_empty() { ">>> " } else { "... " });
-        let mut line = String::new();
-        match stdin.lock().read_line(&mut line) {
-            Ok(0) | Err(_) => {
-                write_stderr("\n");
-                return 0;
-            }
-            Ok(_) => {}
-        }
-        buf.push_str(&line);
-        let complete =
-            line.trim().is_empty() || !buf.trim_end().ends_with(':') && !buf.contains("\n ");
-        let parsed = crate::parser::parse_module(&buf);
-        let body = match parsed {
-            Ok(b) if complete || buf.lines().count() == 1 && !buf.trim_end().ends_with(':') => b,
-            Ok(_) => continue,
-            Err(e) if e.at_eof && !line.trim().is_empty() => continue,
-            Err(e) => {
-                write_stderr(&crate::report::syntax_error(&e, "<stdin>", &buf));
-                buf.clear();
-                continue;
-            }
-        };
-        rt.add_source("<stdin>", &buf);
-        let code =
-            crate::compiler::compile_module(&body, "<stdin>", true, &mut |n| rt.global_slot(n));
-        buf.clear();
-        match code {
-            Ok(code) => {
-                if let Err(exc) = vm.run_module(code) {
-                    rt.stdout.lock().flush();
-                    if exc.kind == ExcKind::SystemExit {
-                        return crate::report::system_exit_status(&exc);
-                    }
-                    write_stderr(&crate::report::traceback(&rt, &exc));
-                }
-                rt.stdout.lock().flush();
-            }
-            Err(e) => write_stderr(&crate::report::syntax_error(&e, "<stdin>", "")),
-        }
-    }
 }
