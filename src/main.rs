@@ -13,6 +13,7 @@ mod lexer;
 mod modules;
 mod ops;
 mod parser;
+mod process;
 mod repl;
 mod report;
 mod run;

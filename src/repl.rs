@@ -102,6 +102,7 @@ pub fn run(rt: Arc<Runtime>) -> i32 {
         let _ = editor.save_history(h);
     }
     crate::thread::at_exit(&mut vm);
+    crate::process::at_exit(&mut vm);
     rt.stdout.lock().flush();
     status
 }

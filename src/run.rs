@@ -115,6 +115,7 @@ pub fn run_source(
         };
     // The program ends when the main thread ends and every non-daemon thread has finished.
     crate::thread::at_exit(&mut vm);
+    crate::process::at_exit(&mut vm);
     if gil_stats {
         vm.report_instructions();
         write_stderr(&crate::gil::format_stats_table(&rt.gil.stats()));

@@ -78,6 +78,7 @@ pub fn table() -> FxHashMap<&'static str, Value> {
         t.insert(*name, builtin(name, *f));
     }
     t.insert("thread", crate::thread::builtin_value());
+    t.insert("process", crate::process::builtin_value());
     for (name, k) in [
         ("int", TypeKind::Int),
         ("float", TypeKind::Float),
