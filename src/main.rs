@@ -17,6 +17,7 @@ mod process;
 mod repl;
 mod report;
 mod run;
+mod subprocess;
 mod thread;
 mod value;
 mod vm;

@@ -28,6 +28,7 @@ pub fn import(vm: &mut Vm, name: &str) -> PResult<Value> {
         "os" => make_os(),
         "random" => make_random(),
         "gil" => crate::thread::gil_module(),
+        "subprocess" => crate::subprocess::module(),
         _ => {
             return err(
                 ExcKind::ModuleNotFoundError,
