@@ -68,10 +68,14 @@ impl ChildRec {
         *st
     }
     pub fn reaped(&self) -> bool {
-        self.status.lock().is_some()
+        self.creator != my_pid() || self.status.lock().is_some()
     }
     /// Send `sig` unless the child has been reaped (its pid may belong to someone else then).
+    /// Only the process that forked it may (its siblings cannot know whether it was reaped).
     pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        if self.creator != my_pid() {
+            return;
+        }
         let st = self.status.lock();
         if st.is_none() {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid), sig);
@@ -389,9 +393,12 @@ pub fn spawn(
             out.discard();
             drop(out);
             // Our parent's children are not ours: close their result pipes here.
+            // (try_lock: a thread of the parent may have held one at the fork; then the
+            // descriptor simply stays open here.)
             for h in reg.handles.drain(..) {
-                let mut st = h.result.lock();
-                st.fd = None;
+                if let Some(mut st) = h.result.try_lock() {
+                    st.fd = None;
+                }
             }
             reg.pid = my_pid();
             reg.reaper_running = false;
@@ -544,7 +551,11 @@ pub fn at_exit(vm: &mut Vm) {
             h.rec.signal(nix::sys::signal::Signal::SIGTERM);
         }
     }
-    let mut killed_at: Option<Instant> = None;
+    let mut killed_at: Option<Instant> = if interrupted {
+        Some(Instant::now())
+    } else {
+        None
+    };
     for h in &hs {
         loop {
             if h.rec.try_reap().is_some() {
