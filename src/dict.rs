@@ -256,6 +256,15 @@ pub fn int_float_cmp_b(b: &BigInt, f: f64) -> Option<std::cmp::Ordering> {
 // dict
 // ---------------------------------------------------------------------------------------------
 
+/// Spread a Python hash over all 64 bits for the index table. Python's int hashes are the
+/// ints themselves, but hashbrown takes its 7-bit tag from the top bits (all zero for small
+/// ints: every probe would compare every key) and its bucket from the low bits.
+#[inline(always)]
+fn mix(hash: i64) -> u64 {
+    let p = (hash as u64 as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
 #[derive(Clone, Default)]
 pub struct DictTable {
     entries: Vec<Option<(i64, Value, Value)>>,
@@ -276,7 +285,7 @@ impl DictTable {
     fn find(&self, hash: i64, key: &Value) -> Option<usize> {
         let entries = &self.entries;
         self.index
-            .find(hash as u64, |&i| match &entries[i] {
+            .find(mix(hash), |&i| match &entries[i] {
                 Some((h, k, _)) => *h == hash && key_eq(k, key),
                 None => false,
             })
@@ -300,15 +309,15 @@ impl DictTable {
         let pos = self.entries.len();
         self.entries.push(Some((hash, key, value)));
         let entries = &self.entries;
-        self.index.insert_unique(hash as u64, pos, |&i| {
-            entries[i].as_ref().map(|e| e.0 as u64).unwrap_or(0)
+        self.index.insert_unique(mix(hash), pos, |&i| {
+            entries[i].as_ref().map(|e| mix(e.0)).unwrap_or(0)
         });
         self.live += 1;
     }
     pub fn remove(&mut self, hash: i64, key: &Value) -> Option<(Value, Value)> {
         let i = self.find(hash, key)?;
         let entries = &self.entries;
-        if let Ok(slot) = self.index.find_entry(hash as u64, |&j| j == i) {
+        if let Ok(slot) = self.index.find_entry(mix(hash), |&j| j == i) {
             slot.remove();
         }
         let _ = entries;
