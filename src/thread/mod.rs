@@ -224,6 +224,7 @@ pub fn start(
         .name(name)
         .stack_size(256 << 20)
         .spawn(move || {
+            h.set_ident();
             let mut tvm = Vm::for_thread(rt.clone(), h.clone());
             let outcome = tvm.call_value(&f, args, kwargs);
             drop(f);
@@ -237,6 +238,15 @@ pub fn start(
             ExcKind::RuntimeError,
             format!("can't start new thread: {}", e),
         );
+    }
+    // As CPython's start(): return once the thread runs, so that its ident is known.
+    if handle.ident.load(Ordering::SeqCst) == 0 {
+        let h = handle.clone();
+        vm.blocking(move || {
+            while h.ident.load(Ordering::SeqCst) == 0 {
+                std::thread::yield_now();
+            }
+        });
     }
     Ok(handle)
 }
