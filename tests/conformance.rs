@@ -69,19 +69,37 @@ fn conformance() {
         }
     }
     if !known.is_empty() {
-        let _ = writeln!(report, "known failures (tests/conformance/xfail.txt), {}:", known.len());
+        let _ = writeln!(
+            report,
+            "known failures (tests/conformance/xfail.txt), {}:",
+            known.len()
+        );
         for k in &known {
             let _ = writeln!(report, "{k}");
         }
     }
     for p in &fixed {
         failed += 1;
-        let _ = writeln!(report, "FIXED {p}: it passes now; remove it from tests/conformance/xfail.txt");
+        let _ = writeln!(
+            report,
+            "FIXED {p}: it passes now; remove it from tests/conformance/xfail.txt"
+        );
     }
     let passed = results.len() - failed - known.len();
-    let _ = writeln!(report, "{} passed, {} failed, {} known failures", passed, failed, known.len());
+    let _ = writeln!(
+        report,
+        "{} passed, {} failed, {} known failures",
+        passed,
+        failed,
+        known.len()
+    );
     eprint!("{report}");
-    assert!(failed == 0, "{} of {} conformance scripts failed (reports above)", failed, scripts.len());
+    assert!(
+        failed == 0,
+        "{} of {} conformance scripts failed (reports above)",
+        failed,
+        scripts.len()
+    );
 }
 
 /// `xfail.txt`: `path/under/conformance.toy  # reason` per line.
