@@ -65,6 +65,10 @@ pub fn parse() -> Config {
         argv.extend(args.rest);
         (Source::Code(code), argv)
     } else if let Some(first) = args.rest.first() {
+        if first.starts_with('-') && first != "-" {
+            eprintln!("toy: unknown option {}\nusage: toy [OPTIONS] [FILE | -c CODE | -] [ARGS...]\nTry 'toy --help' for more information.", first);
+            std::process::exit(2);
+        }
         if first == "-" {
             let mut argv = vec!["-".to_string()];
             argv.extend(args.rest[1..].iter().cloned());

@@ -63,7 +63,27 @@ fn chain(rt: &Runtime, exc: &Arc<ExcObj>, out: &mut String, seen: &mut Vec<usize
     let tb = exc.traceback.lock().clone();
     if !tb.is_empty() {
         out.push_str("Traceback (most recent call last):\n");
+        // As CPython: after three identical entries in a row, the rest are counted.
+        let mut repeats = 0;
+        let mut last: Option<&crate::exceptions::TbEntry> = None;
+        let flush = |out: &mut String, repeats: usize| {
+            if repeats > 3 {
+                let n = repeats - 3;
+                let _ = writeln!(out, "  [Previous line repeated {} more time{}]", n, if n == 1 { "" } else { "s" });
+            }
+        };
         for e in tb.iter().rev() {
+            let same = last.is_some_and(|l| l.file == e.file && l.line == e.line && l.func == e.func);
+            if same {
+                repeats += 1;
+                if repeats > 3 {
+                    continue;
+                }
+            } else {
+                flush(out, repeats);
+                repeats = 1;
+            }
+            last = Some(e);
             let _ = writeln!(out, "  File \"{}\", line {}, in {}", e.file, e.line, e.func);
             if let Some(src) = rt.source_line(&e.file, e.line) {
                 let s = src.trim();
@@ -72,6 +92,7 @@ fn chain(rt: &Runtime, exc: &Arc<ExcObj>, out: &mut String, seen: &mut Vec<usize
                 }
             }
         }
+        flush(out, repeats);
     }
     out.push_str(&exception_line(exc));
     out.push('\n');
