@@ -180,7 +180,6 @@ fn output_is_never_duplicated_into_a_file() {
 }
 
 #[test]
-#[ignore = "needs the `thread` builtin (being integrated); run with --ignored once it exists"]
 fn fifty_forks_while_four_cpu_bound_threads_run() {
     let out = run_script(
         "forks_threads",
