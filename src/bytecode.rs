@@ -163,6 +163,35 @@ pub enum Instr {
     RaiseAssert(u32),
     /// Generator expressions: pop S and hand it to the consumer; resume here.
     Yield,
+
+    // --- Superinstructions, made by the peephole pass (compiler/peephole.rs). Each one
+    // replaces only the *first* instruction of the sequence it stands for; the rest of the
+    // sequence stays in place. When its fast path applies (int operands, no overflow) it does
+    // the whole sequence and skips over it; otherwise it does exactly what the instruction
+    // it replaced did (`LoadFast a`) and execution goes on with the original instructions
+    // after it. So jumps into the middle of a sequence, errors and tracebacks are unchanged.
+    /// `LoadFast a; LoadInt k; <cmp c>; JumpIfFalse t` as (c, a, k); c: 0 Lt, 1 Le, 2 Gt,
+    /// 3 Ge, 4 Eq, 5 Ne. The target is read from the JumpIfFalse (3 instructions on).
+    FastCmpIntJump(u8, u8, i32),
+    /// `LoadFast a; LoadInt k; <binop o>` as (o, a, k), o a `BinOp` code.
+    FastIntOp(u8, u8, i32),
+    /// `LoadFast a; LoadInt k; <binop o>; StoreFast a` as (o, a, k): `a += k` and the like.
+    FastIntOpStore(u8, u8, i32),
+    /// `LoadFast a; LoadFast b`.
+    LoadFast2(u16, u16),
+}
+
+impl Instr {
+    /// The instruction a superinstruction replaced (for the disassembler); others: itself.
+    pub fn original(self) -> Instr {
+        match self {
+            Instr::FastCmpIntJump(_, a, _)
+            | Instr::FastIntOp(_, a, _)
+            | Instr::FastIntOpStore(_, a, _) => Instr::LoadFast(a as u32),
+            Instr::LoadFast2(a, _) => Instr::LoadFast(a as u32),
+            other => other,
+        }
+    }
 }
 
 /// What a handler-table entry protects: instructions `start..end` jump to `target` with the
@@ -243,6 +272,7 @@ fn disassemble_into(code: &Code, global_name: &dyn Fn(u32) -> String, out: &mut 
     let _ = writeln!(out, "Disassembly of <code {}>:", code.name);
     let mut last_line = 0;
     for (i, ins) in code.instrs.iter().enumerate() {
+        let ins = &ins.original();
         let line = code.line_at(i);
         let line_col = if line != last_line {
             format!("{:>4}", line)

@@ -7,6 +7,7 @@
 //! by a handler table built from *regions*: a region covers the instructions of a protected
 //! body; it is suspended while inline cleanup code of the blocks being left is emitted.
 
+mod peephole;
 pub mod scope;
 
 use std::sync::Arc;
@@ -276,7 +277,7 @@ impl<'a> Compiler<'a> {
         Code {
             name: Arc::from(unit.name.as_str()),
             filename: self.filename.clone(),
-            instrs: unit.instrs,
+            instrs: peephole::optimize(unit.instrs),
             lines: unit.lines,
             consts: unit.consts,
             names: unit.names,

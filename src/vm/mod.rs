@@ -376,6 +376,24 @@ impl Vm {
                 };
             }
 
+            macro_rules! load_fast {
+                ($i:expr) => {
+                    match &self.locals[locals_base + $i as usize] {
+                        Some(v) => {
+                            let v = v.clone();
+                            self.stack.push(v)
+                        }
+                        None => tri!(err(
+                            ExcKind::UnboundLocalError,
+                            format!(
+                                "cannot access local variable '{}' where it is not associated with a value",
+                                code.local_names[$i as usize]
+                            )
+                        )),
+                    }
+                };
+            }
+
             let error: Arc<ExcObj> = loop {
                 let instr = instrs[ip];
                 ip += 1;
@@ -385,21 +403,69 @@ impl Vm {
                     Instr::LoadConst(k) => self.stack.push(code.consts[k as usize].clone()),
                     Instr::LoadInt(i) => self.stack.push(Value::Int(i as i64)),
                     Instr::LoadNone => self.stack.push(Value::None),
-                    Instr::LoadFast(i) => match &self.locals[locals_base + i as usize] {
-                        Some(v) => {
-                            let v = v.clone();
-                            self.stack.push(v)
+                    Instr::LoadFast(i) => load_fast!(i),
+                    Instr::FastCmpIntJump(c, a, k) => {
+                        if let Some(Value::Int(x)) = &self.locals[locals_base + a as usize] {
+                            let (x, k) = (*x, k as i64);
+                            let r = match c {
+                                0 => x < k,
+                                1 => x <= k,
+                                2 => x > k,
+                                3 => x >= k,
+                                4 => x == k,
+                                _ => x != k,
+                            };
+                            self.executed += 3;
+                            ip += 3;
+                            if !r {
+                                let Instr::JumpIfFalse(t) = instrs[ip - 1] else {
+                                    unreachable!("FastCmpIntJump without its JumpIfFalse")
+                                };
+                                if (t as usize) < ip {
+                                    check_breaker!();
+                                }
+                                ip = t as usize;
+                            }
+                        } else {
+                            load_fast!(a)
                         }
-                        None => {
-                            tri!(err(
-                                ExcKind::UnboundLocalError,
-                                format!(
-                                    "cannot access local variable '{}' where it is not associated with a value",
-                                    code.local_names[i as usize]
-                                )
-                            ))
+                    }
+                    Instr::FastIntOp(o, a, k) => {
+                        if let Some(Value::Int(x)) = &self.locals[locals_base + a as usize] {
+                            if let Some(r) = int_fast(o as u32, *x, k as i64) {
+                                self.stack.push(Value::Int(r));
+                                self.executed += 2;
+                                ip += 2;
+                                continue;
+                            }
                         }
-                    },
+                        load_fast!(a)
+                    }
+                    Instr::FastIntOpStore(o, a, k) => {
+                        if let Some(Value::Int(x)) = &mut self.locals[locals_base + a as usize] {
+                            if let Some(r) = int_fast(o as u32, *x, k as i64) {
+                                *x = r;
+                                self.executed += 3;
+                                ip += 3;
+                                continue;
+                            }
+                        }
+                        load_fast!(a)
+                    }
+                    Instr::LoadFast2(a, b) => {
+                        if let (Some(x), Some(y)) = (
+                            &self.locals[locals_base + a as usize],
+                            &self.locals[locals_base + b as usize],
+                        ) {
+                            let (x, y) = (x.clone(), y.clone());
+                            self.stack.push(x);
+                            self.stack.push(y);
+                            self.executed += 1;
+                            ip += 1;
+                        } else {
+                            load_fast!(a)
+                        }
+                    }
                     Instr::StoreFast(i) => {
                         let v = pop!();
                         discard_opt(std::mem::replace(
