@@ -359,3 +359,103 @@ print(p.join(), q.qsize(), len(q.get()))
     assert_eq!(out.shell_status(), 0, "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "done 2000 1000\n");
 }
+
+/// Processes whose process group is `pgid` (from /proc).
+fn group_members(pgid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(s) = fs::read_to_string(format!("/proc/{}/stat", pid)) else {
+            continue;
+        };
+        let Some(i) = s.rfind(')') else { continue };
+        let fields: Vec<&str> = s[i + 1..].split_whitespace().collect();
+        // state ppid pgrp ...
+        if fields.get(2).and_then(|g| g.parse::<i32>().ok()) == Some(pgid) && fields[0] != "Z" {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn ctrl_c_reaches_the_whole_process_group() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::os::unix::process::CommandExt;
+    let dir = scratch("ctrl_c");
+    let path = dir.join("ctrl_c.toy");
+    fs::write(
+        &path,
+        r#"
+import time
+def forever():
+    while True:
+        pass
+def sleeper():
+    time.sleep(100)
+ps = [process(forever), process(sleeper), process(sleeper, daemon=True)]
+q = process.Queue()
+print("started", flush=True)
+try:
+    q.get()
+except KeyboardInterrupt:
+    print("KeyboardInterrupt in get", flush=True)
+ps[0].join()
+print("not reached")
+"#,
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_toy"))
+        .arg(&path)
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pgid = child.id() as i32;
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(first, "started\n");
+    let interrupt = || {
+        // SAFETY: kill(2) has no memory effects; the group is the one created for this run.
+        unsafe { libc::kill(-pgid, libc::SIGINT) };
+    };
+    interrupt();
+    std::thread::sleep(Duration::from_millis(300));
+    interrupt();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > DEADLINE {
+            // SAFETY: as above.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            panic!("still running after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{}", err);
+    assert_eq!(rest, "KeyboardInterrupt in get\n");
+    assert_eq!(last_line(err.as_bytes()), "KeyboardInterrupt");
+    // Nothing of the program is left running.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !group_members(pgid).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(group_members(pgid), Vec::<i32>::new());
+}
