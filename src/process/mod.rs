@@ -196,6 +196,9 @@ impl NativeObj for ProcessBuiltin {
             _ => return None,
         })
     }
+    fn enter(&self, _vm: &mut Vm, _this: &Value) -> PResult<Value> {
+        objects::no_with("function")
+    }
     fn call(
         &self,
         vm: &mut Vm,

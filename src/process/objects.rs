@@ -47,6 +47,14 @@ fn wait_for(
     }
 }
 
+/// `with x:` on an object that is not a context manager (as CPython says it).
+pub fn no_with(type_name: &str) -> PResult<Value> {
+    ops::type_error(format!(
+        "'{}' object does not support the context manager protocol",
+        type_name
+    ))
+}
+
 fn current_name() -> String {
     match super::child::current() {
         Some(me) => me.name,
@@ -114,6 +122,9 @@ impl NativeObj for ProcObj {
             _ => return None,
         })
     }
+    fn enter(&self, _vm: &mut Vm, _this: &Value) -> PResult<Value> {
+        no_with(self.type_name())
+    }
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
@@ -158,6 +169,9 @@ impl NativeObj for SelfProc {
             "exitcode" => Value::None,
             _ => return None,
         })
+    }
+    fn enter(&self, _vm: &mut Vm, _this: &Value) -> PResult<Value> {
+        no_with(self.type_name())
     }
     fn as_any(&self) -> &dyn std::any::Any {
         self
@@ -239,9 +253,8 @@ impl NativeObj for ConnObj {
             _ => return None,
         })
     }
-    fn exit(&self, _vm: &mut Vm, _exc: Option<&Arc<ExcObj>>) -> PResult<()> {
-        self.0.close();
-        Ok(())
+    fn enter(&self, _vm: &mut Vm, _this: &Value) -> PResult<Value> {
+        no_with("Connection")
     }
     fn as_any(&self) -> &dyn std::any::Any {
         self
@@ -426,7 +439,7 @@ fn q_noop(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
 
 impl NativeObj for QueueObj {
     fn type_name(&self) -> &'static str {
-        "Queue"
+        "ProcessQueue"
     }
     fn repr(&self) -> String {
         "<Queue object>".to_string()
@@ -445,6 +458,9 @@ impl NativeObj for QueueObj {
             "cancel_join_thread" => method("cancel_join_thread", q_noop, this),
             _ => return None,
         })
+    }
+    fn enter(&self, _vm: &mut Vm, _this: &Value) -> PResult<Value> {
+        no_with("ProcessQueue")
     }
     fn as_any(&self) -> &dyn std::any::Any {
         self
@@ -710,6 +726,9 @@ impl NativeObj for EventObj {
             "wait" => method("wait", e_wait, this),
             _ => return None,
         })
+    }
+    fn enter(&self, _vm: &mut Vm, _this: &Value) -> PResult<Value> {
+        no_with("Event")
     }
     fn as_any(&self) -> &dyn std::any::Any {
         self
