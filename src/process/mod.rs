@@ -46,9 +46,16 @@ pub fn max_depth(vm: &Vm) -> usize {
     vm.rt.recursion_limit.load(Ordering::Relaxed).max(1)
 }
 
-/// What a child does after its function, as the end of a program: wait for its own
+/// What a child does after its function, as the end of a program (and as the shim's child):
+/// wait for its non-daemon threads (reporting errors of threads never joined), then for its own
 /// non-daemon children, terminate its daemon children, reap them.
 pub(crate) fn end_of_child_program(vm: &mut Vm) {
+    // A child forked from a non-main thread still has that thread marked non-main, and
+    // `thread::at_exit` would wait for it (itself): skip the thread wait there until the fork
+    // hook makes the forking thread the child's main thread (as CPython's threading does).
+    if vm.is_main() {
+        crate::thread::at_exit(vm);
+    }
     child::at_exit(vm);
 }
 
