@@ -73,21 +73,25 @@ impl Vm {
                 // function itself moves into the frame (no reference counting).
                 self.check_depth()?;
                 let nlocals = code.nlocals();
+                let Value::Func(f) = std::mem::replace(&mut self.stack[fidx], Value::None) else {
+                    unreachable!()
+                };
                 let locals_base = self.locals.len();
-                self.locals.resize(locals_base + nlocals, None);
+                self.locals.reserve(nlocals);
+                self.locals
+                    .extend(self.stack.drain(fidx + 1..).map(Some));
                 if argc < nparams {
                     // Trailing parameters take their defaults.
                     let first_default = nparams - f.defaults.len();
                     for k in argc..nparams {
-                        self.locals[locals_base + k] = Some(f.defaults[k - first_default].clone());
+                        self.locals.push(Some(f.defaults[k - first_default].clone()));
                     }
                 }
-                for k in (0..argc).rev() {
-                    self.locals[locals_base + k] = self.stack.pop();
+                for _ in nparams.max(argc)..nlocals {
+                    self.locals.push(None);
                 }
-                if let Some(Value::Func(f)) = self.stack.pop() {
-                    self.enter_frame(f, locals_base);
-                }
+                std::mem::forget(self.stack.pop());
+                self.enter_frame(f, locals_base);
                 return Ok(true);
             }
         }
@@ -118,21 +122,16 @@ impl Vm {
         Ok(())
     }
 
-    /// Push the frame of `f`, whose locals already start at `locals_base`.
+    /// Push the frame of `f`, whose locals already start at `locals_base`. The frame's cells
+    /// are the ones this code creates (`code.cellvars`); its free variables are read from
+    /// `f.closure` (see `cell_at`).
+    #[inline(always)]
     fn enter_frame(&mut self, f: Arc<Function>, locals_base: usize) {
-        let mut cells = Vec::new();
-        let code = &f.code;
-        if code.ncells() > 0 {
-            for (ci, _) in code.cellvars.iter().enumerate() {
-                let init = code
-                    .cell_params
-                    .iter()
-                    .find(|(c, _)| *c as usize == ci)
-                    .and_then(|(_, li)| self.locals[locals_base + *li as usize].clone());
-                cells.push(Cell::new(init));
-            }
-            cells.extend(f.closure.iter().cloned());
-        }
+        let cells = if f.code.cellvars.is_empty() {
+            Vec::new()
+        } else {
+            self.make_cells(&f.code, locals_base)
+        };
         self.frames.push(Frame {
             func: Some(f),
             cells,
@@ -142,6 +141,110 @@ impl Vm {
             iter_base: self.iters.len(),
             gen: None,
         });
+    }
+
+    #[inline(never)]
+    fn make_cells(&self, code: &crate::bytecode::Code, locals_base: usize) -> Vec<Arc<Cell>> {
+        let mut cells = Vec::with_capacity(code.cellvars.len());
+        for (ci, _) in code.cellvars.iter().enumerate() {
+            let init = code
+                .cell_params
+                .iter()
+                .find(|(c, _)| *c as usize == ci)
+                .and_then(|(_, li)| self.locals[locals_base + *li as usize].clone());
+            cells.push(Cell::new(init));
+        }
+        cells
+    }
+
+    /// `f(a, k=v)` with the callee, the arguments and then the keyword values on the stack
+    /// (from `fidx`): plain Toy functions bind straight from the stack into their locals.
+    /// Anything unusual (and every error) goes the general way, `call_kw`.
+    pub(super) fn call_kw_from_stack(
+        &mut self,
+        fidx: usize,
+        argc: usize,
+        names: &TupleObj,
+    ) -> PResult<bool> {
+        let nkw = names.items.len();
+        if let Value::Func(f) = &self.stack[fidx] {
+            let code = &f.code;
+            let argcount = code.argcount as usize;
+            let kwonly = code.kwonlycount as usize;
+            let npos = argc - nkw;
+            let mut pos = [0usize; 8];
+            let mut ok = nkw <= 8
+                && npos <= argcount
+                && !code.has_varargs
+                && !code.has_varkw
+                && !code.is_generator;
+            if ok {
+                for (j, n) in names.items.iter().enumerate() {
+                    let n = n.as_str().unwrap_or("");
+                    match code.local_names[..argcount + kwonly]
+                        .iter()
+                        .position(|l| **l == *n)
+                    {
+                        Some(i) if i >= npos => pos[j] = i,
+                        _ => {
+                            ok = false;
+                            break;
+                        }
+                    }
+                }
+            }
+            let first_default = argcount.saturating_sub(f.defaults.len());
+            if ok {
+                // Every parameter left unset must have a default.
+                for i in npos..argcount + kwonly {
+                    if pos[..nkw].contains(&i) {
+                        continue;
+                    }
+                    let has_default = if i < argcount {
+                        i >= first_default
+                    } else {
+                        matches!(f.kwdefaults.get(i - argcount), Some(Some(_)))
+                    };
+                    if !has_default {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
+            if ok {
+                self.check_depth()?;
+                let nlocals = code.nlocals();
+                let Value::Func(f) = std::mem::replace(&mut self.stack[fidx], Value::None) else {
+                    unreachable!()
+                };
+                let base = self.locals.len();
+                self.locals.reserve(nlocals);
+                for _ in 0..nlocals {
+                    self.locals.push(None);
+                }
+                for k in 0..argc {
+                    let v = std::mem::replace(&mut self.stack[fidx + 1 + k], Value::None);
+                    let slot = if k < npos { k } else { pos[k - npos] };
+                    self.locals[base + slot] = Some(v);
+                }
+                for i in npos..argcount + kwonly {
+                    if self.locals[base + i].is_none() {
+                        self.locals[base + i] = if i < argcount {
+                            Some(f.defaults[i - first_default].clone())
+                        } else {
+                            f.kwdefaults[i - argcount].clone()
+                        };
+                    }
+                }
+                self.stack.truncate(fidx);
+                self.enter_frame(f, base);
+                return Ok(true);
+            }
+        }
+        let mut args = self.stack.split_off(fidx + 1);
+        let callee = self.stack.pop().expect("stack underflow");
+        let kwvals = args.split_off(argc - nkw);
+        self.call_kw(callee, args, names, kwvals)
     }
 
     /// The general call path (keyword arguments, builtins, types, generators).
@@ -268,7 +371,6 @@ fn make_generator(f: Arc<Function>, locals: Vec<Option<Value>>) -> Value {
     for _ in &f.code.cellvars {
         cells.push(Cell::new(None));
     }
-    cells.extend(f.closure.iter().cloned());
     let frame = Frame {
         func: Some(f),
         cells,

@@ -485,7 +485,7 @@ impl Vm {
                         }
                     }
                     Instr::LoadDeref(i) => {
-                        let v = self.frames.last().unwrap().cells[i as usize]
+                        let v = cell_at(&self.frames[fi].cells, &func, i)
                             .value
                             .lock()
                             .clone();
@@ -496,10 +496,10 @@ impl Vm {
                     }
                     Instr::StoreDeref(i) => {
                         let v = pop!();
-                        *self.frames.last().unwrap().cells[i as usize].value.lock() = Some(v);
+                        *cell_at(&self.frames[fi].cells, &func, i).value.lock() = Some(v);
                     }
                     Instr::DeleteDeref(i) => {
-                        let old = self.frames.last().unwrap().cells[i as usize]
+                        let old = cell_at(&self.frames[fi].cells, &func, i)
                             .value
                             .lock()
                             .take();
@@ -1017,7 +1017,7 @@ impl Vm {
                         let closure = child
                             .free_sources
                             .iter()
-                            .map(|&i| frame.cells[i as usize].clone())
+                            .map(|&i| cell_at(&frame.cells, &func, i).clone())
                             .collect();
                         let f = Function {
                             code: child,
@@ -1052,13 +1052,10 @@ impl Vm {
                         let names = pop!();
                         let argc = argc as usize;
                         let fidx = self.stack.len() - argc - 1;
-                        let mut args = self.stack.split_off(fidx + 1);
-                        let callee = pop!();
                         let Value::Tuple(names) = names else {
                             unreachable!("CallKw without names")
                         };
-                        let kwvals = args.split_off(argc - names.items.len());
-                        call_out!(self.call_kw(callee, args, &names, kwvals));
+                        call_out!(self.call_kw_from_stack(fidx, argc, &names));
                     }
                     Instr::CallEx(flags) => {
                         save_ip!();
@@ -1672,6 +1669,17 @@ impl Vm {
                 hay.type_name()
             )),
         }
+    }
+}
+
+/// Cell `i` of a frame (`C[i]`): its own cells first, then its function's free variables.
+#[inline(always)]
+fn cell_at<'a>(cells: &'a [Arc<Cell>], func: &'a Function, i: u32) -> &'a Arc<Cell> {
+    let i = i as usize;
+    if i < cells.len() {
+        &cells[i]
+    } else {
+        &func.closure[i - cells.len()]
     }
 }
 
