@@ -386,3 +386,35 @@ pub fn pyfunc(
     }
     Ok(out)
 }
+
+/// An integer argument that must fit a C `Py_ssize_t` (`PyNumber_AsSsize_t` with
+/// OverflowError): `Python int too large to convert to C ssize_t`.
+pub fn ssize(v: &Value) -> PResult<i64> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        Value::Bool(b) => Ok(*b as i64),
+        Value::BigInt(_) => crate::ops::err(
+            crate::exceptions::ExcKind::OverflowError,
+            "Python int too large to convert to C ssize_t",
+        ),
+        _ => type_error(format!(
+            "'{}' object cannot be interpreted as an integer",
+            v.type_name()
+        )),
+    }
+}
+
+/// A slice-like index (`_PyEval_SliceIndex`): ints too large for a machine word clamp to its
+/// range instead of failing; `what` is the TypeError for other types.
+pub fn slice_index(v: &Value, what: &str) -> PResult<i64> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        Value::Bool(b) => Ok(*b as i64),
+        Value::BigInt(b) => Ok(if num_traits::Signed::is_negative(&**b) {
+            i64::MIN
+        } else {
+            i64::MAX
+        }),
+        _ => type_error(what.to_string()),
+    }
+}

@@ -376,6 +376,10 @@ fn not_readable<T>() -> PResult<T> {
 fn size_arg(v: Option<&Value>) -> PResult<Option<usize>> {
     match v {
         None | Some(Value::None) => Ok(None),
+        Some(Value::BigInt(_)) => err(
+            ExcKind::OverflowError,
+            "cannot fit 'int' into an index-sized integer",
+        ),
         Some(v) => {
             let n = crate::ops::as_index(v, || {
                 format!(
@@ -426,12 +430,7 @@ fn f_readline(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let limit = match a.get(1) {
         None => None,
         Some(v) => {
-            let n = crate::ops::as_index(v, || {
-                format!(
-                    "'{}' object cannot be interpreted as an integer",
-                    v.type_name()
-                )
-            })?;
+            let n = args::ssize(v)?;
             if n < 0 {
                 None
             } else {

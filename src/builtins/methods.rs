@@ -254,9 +254,10 @@ fn str_of<'a>(v: &'a Value, what: &str) -> PResult<&'a str> {
 fn opt_index(v: Option<&Value>) -> PResult<Option<i64>> {
     match v {
         None | Some(Value::None) => Ok(None),
-        Some(x) => Ok(Some(ops::as_index(x, || {
-            "slice indices must be integers or None or have an __index__ method".to_string()
-        })?)),
+        Some(x) => Ok(Some(args::slice_index(
+            x,
+            "slice indices must be integers or None or have an __index__ method",
+        )?)),
     }
 }
 
@@ -318,12 +319,7 @@ fn split_common(a: &[Value], kw: Kw, name: &str, from_right: bool) -> PResult<Va
     let k = args::parse(name, &a[1..], kw, &["sep", "maxsplit"], 0, 0, 2)?;
     let sep = k[0].as_ref();
     let maxsplit = match k[1].as_ref() {
-        Some(v) => ops::as_index(v, || {
-            format!(
-                "'{}' object cannot be interpreted as an integer",
-                v.type_name()
-            )
-        })?,
+        Some(v) => args::ssize(v)?,
         None => -1,
     };
     let text = &s.s;
@@ -514,41 +510,50 @@ fn str_lower(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn str_swapcase(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "swapcase")?;
     args::noargs("str.swapcase", &a[1..], kw)?;
-    Ok(Value::str(
-        s.s.chars()
-            .map(|c| {
-                if c.is_uppercase() {
-                    c.to_lowercase().collect::<String>()
-                } else {
-                    c.to_uppercase().collect()
-                }
-            })
-            .collect::<String>(),
-    ))
+    let low = super::unicode::Lowerer::new(&s.s);
+    let (mut out, mut done) = (String::with_capacity(s.s.len()), 0);
+    for c in s.s.chars() {
+        if c.is_uppercase() {
+            low.push(&mut out, c, done);
+        } else if c.is_lowercase() {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        done += super::unicode::lower_len(c);
+    }
+    Ok(Value::str(out))
 }
 fn str_title(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "title")?;
     args::noargs("str.title", &a[1..], kw)?;
-    let mut out = String::new();
+    let low = super::unicode::Lowerer::new(&s.s);
+    let (mut out, mut done) = (String::with_capacity(s.s.len()), 0);
     let mut prev_cased = false;
     for c in s.s.chars() {
         if prev_cased {
-            out.extend(c.to_lowercase());
+            low.push(&mut out, c, done);
         } else {
-            out.extend(c.to_uppercase());
+            super::unicode::push_title(&mut out, c);
         }
-        prev_cased = c.is_alphabetic();
+        prev_cased = super::unicode::is_cased(c);
+        done += super::unicode::lower_len(c);
     }
     Ok(Value::str(out))
 }
 fn str_capitalize(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "capitalize")?;
     args::noargs("str.capitalize", &a[1..], kw)?;
-    let mut cs = s.s.chars();
-    let out = match cs.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + &cs.as_str().to_lowercase(),
-        None => String::new(),
-    };
+    let low = super::unicode::Lowerer::new(&s.s);
+    let (mut out, mut done) = (String::with_capacity(s.s.len()), 0);
+    for (i, c) in s.s.chars().enumerate() {
+        if i == 0 {
+            super::unicode::push_title(&mut out, c);
+        } else {
+            low.push(&mut out, c, done);
+        }
+        done += super::unicode::lower_len(c);
+    }
     Ok(Value::str(out))
 }
 
@@ -568,12 +573,7 @@ fn str_replace(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         )
     })?;
     let count = match a.get(3) {
-        Some(v) => ops::as_index(v, || {
-            format!(
-                "'{}' object cannot be interpreted as an integer",
-                v.type_name()
-            )
-        })?,
+        Some(v) => args::ssize(v)?,
         None => -1,
     };
     let out = if count < 0 {
@@ -752,16 +752,26 @@ fn str_isspace(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn str_isupper(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "isupper")?;
     args::noargs("str.isupper", &a[1..], kw)?;
-    Ok(Value::Bool(
-        s.s.chars().any(|c| c.is_uppercase()) && !s.s.chars().any(|c| c.is_lowercase()),
-    ))
+    let mut cased = false;
+    for c in s.s.chars() {
+        if c.is_lowercase() || super::unicode::is_titlecase(c) {
+            return Ok(Value::Bool(false));
+        }
+        cased |= c.is_uppercase();
+    }
+    Ok(Value::Bool(cased))
 }
 fn str_islower(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "islower")?;
     args::noargs("str.islower", &a[1..], kw)?;
-    Ok(Value::Bool(
-        s.s.chars().any(|c| c.is_lowercase()) && !s.s.chars().any(|c| c.is_uppercase()),
-    ))
+    let mut cased = false;
+    for c in s.s.chars() {
+        if c.is_uppercase() || super::unicode::is_titlecase(c) {
+            return Ok(Value::Bool(false));
+        }
+        cased |= c.is_lowercase();
+    }
+    Ok(Value::Bool(cased))
 }
 
 fn str_splitlines(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -823,12 +833,7 @@ fn fill_char(v: Option<&Value>) -> PResult<char> {
 fn pad_common(a: &[Value], kw: Kw, name: &str, how: char) -> PResult<Value> {
     let s = recv_str(a, name)?;
     args::positional(&format!("str.{}", name), name, &a[1..], kw, 1, 2)?;
-    let width = ops::as_index(&a[1], || {
-        format!(
-            "'{}' object cannot be interpreted as an integer",
-            a[1].type_name()
-        )
-    })?;
+    let width = args::ssize(&a[1])?;
     let fill = fill_char(a.get(2))?;
     let n = s.char_len() as i64;
     if width <= n {
@@ -864,12 +869,7 @@ fn str_center(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn str_zfill(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "zfill")?;
     args::onearg("str.zfill", &a[1..], kw)?;
-    let width = ops::as_index(&a[1], || {
-        format!(
-            "'{}' object cannot be interpreted as an integer",
-            a[1].type_name()
-        )
-    })?;
+    let width = args::ssize(&a[1])?;
     let n = s.char_len() as i64;
     if width <= n {
         return Ok(a[0].clone());
@@ -1235,12 +1235,7 @@ fn list_insert(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     if a.len() != 3 {
         return type_error(format!("insert expected 2 arguments, got {}", a.len() - 1));
     }
-    let i = ops::as_index(&a[1], || {
-        format!(
-            "'{}' object cannot be interpreted as an integer",
-            a[1].type_name()
-        )
-    })?;
+    let i = args::ssize(&a[1])?;
     let mut items = l.items.lock();
     let n = items.len() as i64;
     let j = if i < 0 { (i + n).max(0) } else { i.min(n) };
@@ -1257,12 +1252,7 @@ fn list_pop(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     }
     let n = items.len() as i64;
     let i = match a.get(1) {
-        Some(v) => ops::as_index(v, || {
-            format!(
-                "'{}' object cannot be interpreted as an integer",
-                v.type_name()
-            )
-        })?,
+        Some(v) => args::ssize(v)?,
         None => -1,
     };
     let j = if i < 0 { i + n } else { i };
@@ -1293,9 +1283,10 @@ fn seq_index(items: &[Value], a: &[Value], not_found: String) -> PResult<Value> 
     let idx = |v: Option<&Value>| -> PResult<Option<i64>> {
         match v {
             None => Ok(None),
-            Some(x) => Ok(Some(ops::as_index(x, || {
-                "slice indices must be integers or have an __index__ method".to_string()
-            })?)),
+            Some(x) => Ok(Some(args::slice_index(
+                x,
+                "slice indices must be integers or have an __index__ method",
+            )?)),
         }
     };
     let (lo, hi) = clamp_range(n, idx(a.get(2))?, idx(a.get(3))?);

@@ -770,26 +770,32 @@ fn b_round(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             Ok(float_to_int(r))
         }
         (Value::Float(f), Some(n)) => {
-            let n = ops::as_index(n, || {
-                format!(
+            let n = args::slice_index(
+                n,
+                &format!(
                     "'{}' object cannot be interpreted as an integer",
                     n.type_name()
-                )
-            })?;
+                ),
+            )?;
             Ok(Value::Float(round_float_digits(*f, n)))
         }
         (Value::Int(_) | Value::BigInt(_) | Value::Bool(_), None) => Ok(ops::pos(&a[0])?),
         (Value::Int(_) | Value::BigInt(_) | Value::Bool(_), Some(n)) => {
-            let n = ops::as_index(n, || {
-                format!(
+            let n = args::slice_index(
+                n,
+                &format!(
                     "'{}' object cannot be interpreted as an integer",
                     n.type_name()
-                )
-            })?;
+                ),
+            )?;
             if n >= 0 {
                 return ops::pos(&a[0]);
             }
             let x = ops::to_bigint(&a[0]).unwrap_or_default();
+            // 10**-n beyond the number's own digits: everything rounds to 0.
+            if (-(n as i128)) as u128 > x.bits() as u128 / 3 + 2 {
+                return Ok(Value::Int(0));
+            }
             let p = num_traits::pow(BigInt::from(10), (-n) as usize);
             let (q, r) = num_integer::Integer::div_mod_floor(&x, &p);
             let twice = &r * 2;
@@ -1307,6 +1313,24 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
                     Value::Iter(_) => TypeKind::Native(NativeType::of(a[0].type_name())),
                     v => v.type_kind(),
                 }));
+            }
+            if a.len() == 3 {
+                // type(name, bases, dict) would create a class, which Toy does not have;
+                // its argument checks still apply.
+                for (i, want, ok) in [
+                    (1, "str", matches!(a[0], Value::Str(_))),
+                    (2, "tuple", matches!(a[1], Value::Tuple(_))),
+                    (3, "dict", matches!(a[2], Value::Dict(_))),
+                ] {
+                    if !ok {
+                        return type_error(format!(
+                            "type.__new__() argument {} must be {}, not {}",
+                            i,
+                            want,
+                            a[i - 1].type_name()
+                        ));
+                    }
+                }
             }
             type_error("type() takes 1 or 3 arguments")
         }
