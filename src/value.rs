@@ -256,6 +256,29 @@ impl Cell {
 pub struct Globals {
     pub slots: parking_lot::RwLock<Vec<GlobalSlot>>,
     pub index: Mutex<rustc_hash::FxHashMap<Arc<str>, u32>>,
+    /// Changes (to a number never used before, by any `Globals`) whenever a slot's value
+    /// changes: each thread caches the values it loads and trusts them while this stays the
+    /// same (see `Vm::gcache`).
+    pub version: std::sync::atomic::AtomicU64,
+}
+
+static GLOBALS_VERSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl Globals {
+    pub fn new() -> Globals {
+        Globals {
+            slots: parking_lot::RwLock::new(Vec::new()),
+            index: Mutex::new(rustc_hash::FxHashMap::default()),
+            version: std::sync::atomic::AtomicU64::new(Self::next_version()),
+        }
+    }
+    fn next_version() -> u64 {
+        GLOBALS_VERSION.fetch_add(1, Ordering::Relaxed) + 1
+    }
+    /// Call with the slots' write lock held, after changing a value.
+    pub fn bump(&self) {
+        self.version.store(Self::next_version(), Ordering::Release);
+    }
 }
 
 #[derive(Clone)]

@@ -55,10 +55,7 @@ pub struct Runtime {
 impl Runtime {
     pub fn new(argv: Vec<String>) -> Arc<Runtime> {
         let builtins = crate::builtins::table();
-        let globals = Arc::new(Globals {
-            slots: parking_lot::RwLock::new(Vec::new()),
-            index: Mutex::new(FxHashMap::default()),
-        });
+        let globals = Arc::new(Globals::new());
         let rt = Runtime {
             globals,
             builtins,
@@ -76,7 +73,9 @@ impl Runtime {
         let rt = Arc::new(rt);
         for name in ["__name__"] {
             let slot = rt.global_slot(name);
-            rt.globals.slots.write()[slot as usize].value = Some(Value::str("__main__"));
+            let mut slots = rt.globals.slots.write();
+            slots[slot as usize].value = Some(Value::str("__main__"));
+            rt.globals.bump();
         }
         rt
     }
@@ -179,6 +178,9 @@ pub struct Vm {
     yielded: bool,
     /// How many Rust-level calls back into the dispatch loop are active (see call.rs).
     native_depth: usize,
+    /// Global values this thread has loaded, by slot, with the `Globals::version` they were
+    /// read at: valid while the version is unchanged (any store to a global changes it).
+    gcache: Vec<(u64, Option<Value>)>,
 }
 
 impl Vm {
@@ -207,6 +209,7 @@ impl Vm {
             exc_info: None,
             yielded: false,
             native_depth: 0,
+            gcache: Vec::new(),
         }
     }
 
@@ -508,32 +511,33 @@ impl Vm {
                         }
                     }
                     Instr::LoadGlobal(slot) => {
-                        let v = {
-                            let slots = globals.slots.read();
-                            let s = &slots[slot as usize];
-                            match &s.value {
-                                Some(v) => Some(v.clone()),
-                                None => s.builtin.clone(),
+                        let ver = globals.version.load(Ordering::Acquire);
+                        if let Some((cver, Some(v))) = self.gcache.get(slot as usize) {
+                            if *cver == ver {
+                                let v = v.clone();
+                                self.stack.push(v);
+                                continue;
                             }
-                        };
-                        match v {
-                            Some(v) => self.stack.push(v),
-                            None => tri!(err(
-                                ExcKind::NameError,
-                                format!("name '{}' is not defined", self.rt.global_name(slot))
-                            )),
                         }
+                        tri!(self.load_global_slow(globals, slot));
                     }
                     Instr::StoreGlobal(slot) => {
                         let v = pop!();
-                        let old = std::mem::replace(
-                            &mut globals.slots.write()[slot as usize].value,
-                            Some(v),
-                        );
+                        let old = {
+                            let mut slots = globals.slots.write();
+                            let old = std::mem::replace(&mut slots[slot as usize].value, Some(v));
+                            globals.bump();
+                            old
+                        };
                         drop(old);
                     }
                     Instr::DeleteGlobal(slot) => {
-                        let old = globals.slots.write()[slot as usize].value.take();
+                        let old = {
+                            let mut slots = globals.slots.write();
+                            let old = slots[slot as usize].value.take();
+                            globals.bump();
+                            old
+                        };
                         if old.is_none() {
                             tri!(err(
                                 ExcKind::NameError,
@@ -1297,6 +1301,37 @@ impl Vm {
             save_ip!();
             restore!();
             self.unwind(error, add_tb, stop_depth)?;
+        }
+    }
+
+    /// `LoadGlobal` when this thread's cache has no valid entry: read the slot under the
+    /// lock, push it and remember it with the version it was read at.
+    #[inline(never)]
+    fn load_global_slow(&mut self, globals: &Globals, slot: u32) -> PResult<()> {
+        let (v, ver) = {
+            let slots = globals.slots.read();
+            let ver = globals.version.load(Ordering::Acquire);
+            let s = &slots[slot as usize];
+            let v = match &s.value {
+                Some(v) => Some(v.clone()),
+                None => s.builtin.clone(),
+            };
+            (v, ver)
+        };
+        match v {
+            Some(v) => {
+                let i = slot as usize;
+                if self.gcache.len() <= i {
+                    self.gcache.resize(i + 1, (0, None));
+                }
+                self.gcache[i] = (ver, Some(v.clone()));
+                self.stack.push(v);
+                Ok(())
+            }
+            None => err(
+                ExcKind::NameError,
+                format!("name '{}' is not defined", self.rt.global_name(slot)),
+            ),
         }
     }
 
