@@ -292,6 +292,12 @@ fn int_round(a: &[Value], kw: Kw, name: &str, f: fn(f64) -> f64) -> PResult<Valu
     if let Value::Bool(b) = &a[0] {
         return Ok(Value::Int(*b as i64));
     }
+    if name == "trunc" && !matches!(a[0], Value::Float(_)) {
+        return type_error(format!(
+            "type {} doesn't define __trunc__ method",
+            a[0].type_name()
+        ));
+    }
     let x = num_arg(name, &a[0])?;
     if x.is_nan() {
         return err(ExcKind::ValueError, "cannot convert float NaN to integer");
@@ -329,35 +335,35 @@ fn m_isqrt(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     Ok(Value::from_bigint(n.sqrt()))
 }
 
+/// CPython's loghelper: ints too large for a float are taken as x * 2**e (x in [0.5, 1)),
+/// giving f(x) + f(2) * e; zero and negative numbers are a domain error.
+fn loghelper(v: &Value, name: &str, f: fn(f64) -> f64) -> PResult<f64> {
+    if let (Value::BigInt(b), Err(_)) = (v, ops::to_f64(v)) {
+        if !b.is_positive() {
+            return domain();
+        }
+        let bits = b.bits();
+        let shift = bits.saturating_sub(64);
+        let top: BigInt = &**b >> shift;
+        let x = top.to_f64().unwrap_or(1.0) / 2f64.powi(bits.min(64) as i32);
+        return Ok(f(x) + f(2.0) * bits as f64);
+    }
+    let x = num_arg(name, v)?;
+    if x <= 0.0 {
+        return domain();
+    }
+    Ok(f(x))
+}
+
 fn m_log(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::no_kwargs("log", kw)?;
     if a.is_empty() || a.len() > 2 {
         return type_error("math.log requires 1 to 2 arguments");
     }
-    let ln = |v: &Value| -> PResult<f64> {
-        if let (Value::BigInt(b), Err(_)) = (v, ops::to_f64(v)) {
-            // Big ints: log of the leading digits plus the scale.
-            if num_traits::Signed::is_negative(&**b) {
-                return domain();
-            }
-            let bits = b.bits();
-            let shift = bits.saturating_sub(64);
-            let top: num_bigint::BigInt = &**b >> shift;
-            // As CPython: x = b / 2**e in [0.5, 1), then log(x) + e*log(2).
-            let x = num_traits::ToPrimitive::to_f64(&top).unwrap_or(1.0)
-                / 2f64.powi(bits.min(64) as i32);
-            return Ok(x.ln() + bits as f64 * std::f64::consts::LN_2);
-        }
-        let x = num_arg("log", v)?;
-        if x <= 0.0 {
-            return domain();
-        }
-        Ok(x.ln())
-    };
-    let x = ln(&a[0])?;
+    let x = loghelper(&a[0], "log", f64::ln)?;
     match a.get(1) {
         Some(b) => {
-            let lb = ln(b)?;
+            let lb = loghelper(b, "log", f64::ln)?;
             if lb == 0.0 {
                 return err(ExcKind::ZeroDivisionError, "float division by zero");
             }
@@ -368,18 +374,12 @@ fn m_log(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 }
 
 fn m_log2(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    let x = one("log2", a, kw)?;
-    if x <= 0.0 {
-        return domain();
-    }
-    Ok(Value::Float(x.log2()))
+    args::onearg("math.log2", a, kw)?;
+    Ok(Value::Float(loghelper(&a[0], "log2", f64::log2)?))
 }
 fn m_log10(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    let x = one("log10", a, kw)?;
-    if x <= 0.0 {
-        return domain();
-    }
-    Ok(Value::Float(x.log10()))
+    args::onearg("math.log10", a, kw)?;
+    Ok(Value::Float(loghelper(&a[0], "log10", f64::log10)?))
 }
 fn m_exp(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let x = one("exp", a, kw)?;
@@ -425,14 +425,51 @@ fn m_fabs(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn m_pow(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::positional("math.pow", "pow", a, kw, 2, 2)?;
     let (x, y) = (num_arg("pow", &a[0])?, num_arg("pow", &a[1])?);
-    if x == 0.0 && y < 0.0 {
-        return domain();
-    }
-    if x < 0.0 && y.fract() != 0.0 {
-        return domain();
+    // CPython's math_pow: IEEE specials handled directly, libm for finite**finite.
+    if !x.is_finite() || !y.is_finite() {
+        let r = if x.is_nan() {
+            if y == 0.0 {
+                1.0
+            } else {
+                x
+            }
+        } else if y.is_nan() {
+            if x == 1.0 {
+                1.0
+            } else {
+                y
+            }
+        } else if x.is_infinite() {
+            let odd_y = y.is_finite() && (y.abs() % 2.0) == 1.0;
+            if y > 0.0 {
+                if odd_y {
+                    x
+                } else {
+                    x.abs()
+                }
+            } else if y == 0.0 {
+                1.0
+            } else if odd_y {
+                0.0f64.copysign(x)
+            } else {
+                0.0
+            }
+        } else if x.abs() == 1.0 {
+            1.0
+        } else if y > 0.0 && x.abs() > 1.0 {
+            y
+        } else if y < 0.0 && x.abs() < 1.0 {
+            -y
+        } else {
+            0.0
+        };
+        return Ok(Value::Float(r));
     }
     let r = x.powf(y);
-    if r.is_infinite() && x.is_finite() && y.is_finite() {
+    if r.is_nan() || (r.is_infinite() && x == 0.0) {
+        return domain();
+    }
+    if r.is_infinite() {
         return err(ExcKind::OverflowError, "math range error");
     }
     Ok(Value::Float(r))
@@ -466,6 +503,18 @@ fn m_factorial(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         Value::Int(i) => *i,
         Value::Bool(b) => *b as i64,
         Value::Float(_) => return type_error("'float' object cannot be interpreted as an integer"),
+        Value::BigInt(b) if b.is_negative() => {
+            return err(
+                ExcKind::ValueError,
+                "factorial() not defined for negative values",
+            )
+        }
+        Value::BigInt(_) => {
+            return err(
+                ExcKind::OverflowError,
+                "factorial() argument should not exceed 9223372036854775807",
+            )
+        }
         v => {
             return type_error(format!(
                 "'{}' object cannot be interpreted as an integer",
@@ -509,6 +558,9 @@ fn m_isclose(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         Some(v) => num_arg("isclose", v)?,
         None => 0.0,
     };
+    if rel < 0.0 || abs < 0.0 {
+        return err(ExcKind::ValueError, "tolerances must be non-negative");
+    }
     if x == y {
         return Ok(Value::Bool(true));
     }

@@ -143,6 +143,22 @@ fn b_print(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     }
     s.push_str(&end);
     let to_stderr = matches!(k[3], Some(Value::Native(n)) if n.0.type_name() == "stderr");
+    let to_stdout = match k[3] {
+        None | Some(Value::None) => true,
+        Some(Value::Native(n)) => n.0.type_name() == "stdout",
+        _ => false,
+    };
+    if !to_stderr && !to_stdout {
+        // Any other object with a write method (a file opened for writing).
+        let file = k[3].unwrap().clone();
+        let write = vm.get_attr(&file, "write")?;
+        vm.call(&write, vec![Value::str(s)])?;
+        if k[2].map(|v| v.truthy()).unwrap_or(false) {
+            let flush = vm.get_attr(&file, "flush")?;
+            vm.call(&flush, Vec::new())?;
+        }
+        return Ok(Value::None);
+    }
     if to_stderr {
         vm.rt.stdout.lock().flush();
         io::write_stderr(&s);
