@@ -579,11 +579,8 @@ impl Vm {
                                 Value::Builtin(b) => b.func,
                                 _ => unreachable!(),
                             };
-                            let args: smallvec::SmallVec<[Value; 6]> =
-                                self.stack.drain(fidx + 1..).collect();
-                            self.stack.pop();
                             save_ip!();
-                            let r = tri!(func(self, &args, &[]));
+                            let r = tri!(self.call_native_from_stack(func, fidx + 1));
                             self.stack.push(r);
                         } else {
                             // Not a method: drop the receiver slot and make a plain call.
@@ -1040,10 +1037,7 @@ impl Vm {
                         if let Value::Builtin(b) = &self.stack[fidx] {
                             if b.bound.is_none() {
                                 let bf = b.func;
-                                let args: smallvec::SmallVec<[Value; 6]> =
-                                    self.stack.drain(fidx + 1..).collect();
-                                self.stack.pop();
-                                let r = tri!(bf(self, &args, &[]));
+                                let r = tri!(self.call_native_from_stack(bf, fidx + 1));
                                 self.stack.push(r);
                                 continue;
                             }
@@ -1301,6 +1295,37 @@ impl Vm {
             save_ip!();
             restore!();
             self.unwind(error, add_tb, stop_depth)?;
+        }
+    }
+
+    /// Call the Rust function `f` with the values `stack[first..]` as its arguments, popping
+    /// them and the callee below them (small counts without building a vector).
+    #[inline(always)]
+    fn call_native_from_stack(&mut self, f: BuiltinFnPtr, first: usize) -> PResult<Value> {
+        match self.stack.len() - first {
+            1 => {
+                let a = self.stack.pop().expect("stack underflow");
+                discard(self.stack.pop().expect("stack underflow"));
+                f(self, std::slice::from_ref(&a), &[])
+            }
+            2 => {
+                let b = self.stack.pop().expect("stack underflow");
+                let a = self.stack.pop().expect("stack underflow");
+                discard(self.stack.pop().expect("stack underflow"));
+                f(self, &[a, b], &[])
+            }
+            3 => {
+                let c = self.stack.pop().expect("stack underflow");
+                let b = self.stack.pop().expect("stack underflow");
+                let a = self.stack.pop().expect("stack underflow");
+                discard(self.stack.pop().expect("stack underflow"));
+                f(self, &[a, b, c], &[])
+            }
+            _ => {
+                let args: smallvec::SmallVec<[Value; 6]> = self.stack.drain(first..).collect();
+                self.stack.pop();
+                f(self, &args, &[])
+            }
         }
     }
 
