@@ -74,15 +74,6 @@ impl OwnerLock {
             check_interrupt(vm)?;
         }
     }
-    /// Take the lock without a VM (only for waits that cannot be long).
-    pub fn lock_plain(&self) -> OwnerGuard<'_> {
-        loop {
-            if let Some(g) = self.try_lock() {
-                return g;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
 }
 
 pub struct Connection {

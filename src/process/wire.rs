@@ -506,6 +506,7 @@ impl FrameBuf {
         self.buf.extend_from_slice(data);
     }
     /// Nothing buffered (a stream ending now ends cleanly).
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
