@@ -1145,6 +1145,19 @@ pub fn percent_format(fmt: &str, args: &Value) -> PResult<Value> {
             };
             crate::format::percent_format(fmt, PercentArgs::Mapping(owned(args), &mut lookup))
         }
+        Value::List(_) | Value::Range(_) => {
+            // Python treats anything with __getitem__ as a mapping here: `%(k)s` indexes it.
+            let mut lookup = |key: &str| -> Result<PercentArg<'static>, crate::format::PyErrMsg> {
+                match subscript::get_item(args, &Value::str(key)) {
+                    Ok(v) => Ok(owned(&v)),
+                    Err(e) => Err((
+                        e.kind.name(),
+                        e.args.first().map(ops::to_str).unwrap_or_default(),
+                    )),
+                }
+            };
+            crate::format::percent_format(fmt, PercentArgs::Mapping(owned(args), &mut lookup))
+        }
         other => crate::format::percent_format(fmt, PercentArgs::Single(classify(other))),
     };
     match result {

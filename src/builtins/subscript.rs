@@ -9,16 +9,26 @@ use crate::vm::Vm;
 
 /// Resolve a slice against a sequence of `len` items: (start, stop, step, count).
 pub fn slice_indices(s: &SliceObj, len: i64) -> PResult<(i64, i64, i64, i64)> {
-    let get = |v: &Value| -> PResult<Option<i64>> {
+    let (start, stop, step, count) = slice_indices_wide(s, len as i128)?;
+    // Start and stop are within [-1, len]; a step beyond i64 takes at most one item.
+    let step = step.clamp(i64::MIN as i128 + 1, i64::MAX as i128) as i64;
+    Ok((start as i64, stop as i64, step, count as i64))
+}
+
+/// `slice_indices` in 128-bit arithmetic (ranges, whose bounds and steps may exceed i64).
+pub fn slice_indices_wide(s: &SliceObj, len: i128) -> PResult<(i128, i128, i128, i128)> {
+    let get = |v: &Value| -> PResult<Option<i128>> {
         match v {
             Value::None => Ok(None),
-            Value::Int(i) => Ok(Some(*i)),
-            Value::Bool(b) => Ok(Some(*b as i64)),
-            Value::BigInt(b) => Ok(Some(if num_traits::Signed::is_negative(&**b) {
-                i64::MIN / 2
-            } else {
-                i64::MAX / 2
-            })),
+            Value::Int(i) => Ok(Some(*i as i128)),
+            Value::Bool(b) => Ok(Some(*b as i128)),
+            Value::BigInt(b) => Ok(Some(num_traits::ToPrimitive::to_i128(&**b).unwrap_or(
+                if num_traits::Signed::is_negative(&**b) {
+                    i128::MIN / 4
+                } else {
+                    i128::MAX / 4
+                },
+            ))),
             _ => type_error("slice indices must be integers or None or have an __index__ method"),
         }
     };
@@ -27,7 +37,7 @@ pub fn slice_indices(s: &SliceObj, len: i64) -> PResult<(i64, i64, i64, i64)> {
         return err(ExcKind::ValueError, "slice step cannot be zero");
     }
     let (lower, upper) = if step < 0 { (-1, len - 1) } else { (0, len) };
-    let adjust = |v: Option<i64>, default: i64| -> i64 {
+    let adjust = |v: Option<i128>, default: i128| -> i128 {
         match v {
             None => default,
             Some(mut i) => {
@@ -57,6 +67,14 @@ pub fn slice_indices(s: &SliceObj, len: i64) -> PResult<(i64, i64, i64, i64)> {
         0
     };
     Ok((start, stop, step, count))
+}
+
+/// The hash of a dict key; slices are unhashable.
+fn key_hash(idx: &Value) -> PResult<i64> {
+    if let Value::Slice(_) = idx {
+        return type_error("unhashable type: 'slice'");
+    }
+    hash_value(idx)
 }
 
 fn norm_index(i: i64, len: usize) -> Option<usize> {
@@ -160,21 +178,20 @@ pub fn get_item(obj: &Value, idx: &Value) -> PResult<Value> {
             }
         }
         Value::Dict(d) => {
-            let h = hash_value(idx)?;
+            let h = key_hash(idx)?;
             match d.table.lock().get(h, idx) {
                 Some(v) => Ok(v),
                 None => Err(ExcObj::with_args(ExcKind::KeyError, vec![idx.clone()])),
             }
         }
         Value::Range(r) => {
-            let len = i64::try_from(r.len()).unwrap_or(i64::MAX);
             if let Value::Slice(s) = idx {
-                let (start, stop, step, _) = slice_indices(s, len)?;
-                let (start, stop, step) = (start as i128, stop as i128, step as i128);
+                let (start, stop, step, _) = slice_indices_wide(s, r.len())?;
+                let at = |k: i128| r.start.saturating_add(k.saturating_mul(r.step));
                 return Ok(Value::Range(std::sync::Arc::new(RangeObj {
-                    start: r.start + start * r.step,
-                    stop: r.start + stop * r.step,
-                    step: r.step * step,
+                    start: at(start),
+                    stop: at(stop),
+                    step: r.step.saturating_mul(step),
                 })));
             }
             let i: i128 = match idx {
@@ -205,9 +222,31 @@ pub fn set_item(vm: &mut Vm, obj: &Value, idx: &Value, v: Value) -> PResult<()> 
     match obj {
         Value::List(l) => {
             if let Value::Slice(s) = idx {
-                let new_items = vm.collect_iterable(&v).map_err(|_| {
-                    ExcObj::new(ExcKind::TypeError, "must assign iterable to extended slice")
-                })?;
+                // As list_ass_subscript: the slice is checked first, then the value must be
+                // iterable (with different wording for simple and extended slices).
+                let len = l.items.lock().len() as i64;
+                let (_, _, step, _) = slice_indices(s, len)?;
+                let new_items = match &v {
+                    Value::List(_)
+                    | Value::Tuple(_)
+                    | Value::Str(_)
+                    | Value::Dict(_)
+                    | Value::Set(_)
+                    | Value::Range(_) => vm.collect_iterable(&v)?,
+                    other => {
+                        let it = crate::vm::iter::make_iter(other).map_err(|_| {
+                            ExcObj::new(
+                                ExcKind::TypeError,
+                                if step == 1 {
+                                    "can only assign an iterable"
+                                } else {
+                                    "must assign iterable to extended slice"
+                                },
+                            )
+                        })?;
+                        vm.collect_iterable(&it)?
+                    }
+                };
                 let mut items = l.items.lock();
                 let (start, stop, step, count) = slice_indices(s, items.len() as i64)?;
                 if step == 1 {
@@ -243,10 +282,14 @@ pub fn set_item(vm: &mut Vm, obj: &Value, idx: &Value, v: Value) -> PResult<()> 
             }
         }
         Value::Dict(d) => {
-            let h = hash_value(idx)?;
+            let h = key_hash(idx)?;
             d.table.lock().insert(h, idx.clone(), v);
             Ok(())
         }
+        Value::Tuple(_) | Value::Str(_) if matches!(idx, Value::BigInt(_)) => err(
+            ExcKind::IndexError,
+            "cannot fit 'int' into an index-sized integer",
+        ),
         _ => type_error(format!(
             "'{}' object does not support item assignment",
             obj.type_name()
@@ -279,7 +322,7 @@ pub fn del_item(obj: &Value, idx: &Value) -> PResult<()> {
             }
         }
         Value::Dict(d) => {
-            let h = hash_value(idx)?;
+            let h = key_hash(idx)?;
             match d.table.lock().remove(h, idx) {
                 Some(_) => Ok(()),
                 None => Err(ExcObj::with_args(ExcKind::KeyError, vec![idx.clone()])),
