@@ -1042,6 +1042,15 @@ impl Vm {
                                 continue;
                             }
                         }
+                        if let Value::Type(t) = &self.stack[fidx] {
+                            // `str(x)`, `int(s)`, `list(it)` …: no argument vector either.
+                            let t = *t;
+                            let r = tri!(self.call_with_stack_args(fidx + 1, |vm, args| {
+                                crate::builtins::construct(vm, t, args, &[])
+                            }));
+                            self.stack.push(r);
+                            continue;
+                        }
                         call_out!(self.call_from_stack(fidx, argc as usize));
                     }
                     Instr::CallKw(argc) => {
@@ -1302,29 +1311,42 @@ impl Vm {
     /// them and the callee below them (small counts without building a vector).
     #[inline(always)]
     fn call_native_from_stack(&mut self, f: BuiltinFnPtr, first: usize) -> PResult<Value> {
+        self.call_with_stack_args(first, |vm, args| f(vm, args, &[]))
+    }
+
+    #[inline(always)]
+    fn call_with_stack_args(
+        &mut self,
+        first: usize,
+        f: impl FnOnce(&mut Vm, &[Value]) -> PResult<Value>,
+    ) -> PResult<Value> {
         match self.stack.len() - first {
+            0 => {
+                discard(self.stack.pop().expect("stack underflow"));
+                f(self, &[])
+            }
             1 => {
                 let a = self.stack.pop().expect("stack underflow");
                 discard(self.stack.pop().expect("stack underflow"));
-                f(self, std::slice::from_ref(&a), &[])
+                f(self, std::slice::from_ref(&a))
             }
             2 => {
                 let b = self.stack.pop().expect("stack underflow");
                 let a = self.stack.pop().expect("stack underflow");
                 discard(self.stack.pop().expect("stack underflow"));
-                f(self, &[a, b], &[])
+                f(self, &[a, b])
             }
             3 => {
                 let c = self.stack.pop().expect("stack underflow");
                 let b = self.stack.pop().expect("stack underflow");
                 let a = self.stack.pop().expect("stack underflow");
                 discard(self.stack.pop().expect("stack underflow"));
-                f(self, &[a, b, c], &[])
+                f(self, &[a, b, c])
             }
             _ => {
                 let args: smallvec::SmallVec<[Value; 6]> = self.stack.drain(first..).collect();
                 self.stack.pop();
-                f(self, &args, &[])
+                f(self, &args)
             }
         }
     }
