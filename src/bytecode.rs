@@ -179,6 +179,8 @@ pub enum Instr {
     FastIntOpStore(u8, u8, i32),
     /// `LoadFast a; LoadFast b`.
     LoadFast2(u16, u16),
+    /// `ForIter t; StoreFast a` as (a, t): the next item goes straight into the local.
+    ForIterStore(u16, u32),
 }
 
 impl Instr {
@@ -189,6 +191,7 @@ impl Instr {
             | Instr::FastIntOp(_, a, _)
             | Instr::FastIntOpStore(_, a, _) => Instr::LoadFast(a as u32),
             Instr::LoadFast2(a, _) => Instr::LoadFast(a as u32),
+            Instr::ForIterStore(_, t) => Instr::ForIter(t),
             other => other,
         }
     }

@@ -35,6 +35,12 @@ pub fn optimize(mut instrs: Vec<Instr>) -> Vec<Instr> {
     let orig = instrs.clone();
     let at = |i: usize| orig.get(i).copied().unwrap_or(Instr::Nop);
     for p in 0..orig.len() {
+        if let (Instr::ForIter(t), Instr::StoreFast(a)) = (orig[p], at(p + 1)) {
+            if let Ok(a16) = u16::try_from(a) {
+                instrs[p] = Instr::ForIterStore(a16, t);
+            }
+            continue;
+        }
         let Instr::LoadFast(a) = orig[p] else {
             continue;
         };

@@ -254,7 +254,15 @@ impl Vm {
 
     /// Is this the program's main thread (the one Ctrl-C interrupts)?
     pub fn is_main(&self) -> bool {
-        self.current.is_main
+        self.current.is_main()
+    }
+
+    /// Raise KeyboardInterrupt now if Ctrl-C was pressed (main thread only).
+    pub fn check_interrupt(&mut self) -> PResult<()> {
+        if self.is_main() && self.rt.interrupted.load(Ordering::SeqCst) {
+            return Err(self.take_interrupt());
+        }
+        Ok(())
     }
 
     /// A closure that tells a blocking wait to give up because Ctrl-C was pressed (only
@@ -282,6 +290,7 @@ impl Vm {
         // registry with just its own handle.
         self.rt.gil.reinit_after_fork(&self.token);
         self.rt.gil.acquire(&self.token);
+        self.current.become_main();
         *self.rt.threads.lock() = vec![self.current.clone()];
         self.rt.interrupted.store(false, Ordering::SeqCst);
     }
@@ -395,6 +404,38 @@ impl Vm {
                         )),
                     }
                 };
+            }
+
+            macro_rules! for_next {
+                () => {{
+                        let n = self.iters.len() - 1;
+                        match &mut self.iters[n] {
+                            LoopIter::Range { cur, stop, step } => {
+                                if (*step > 0 && *cur < *stop) || (*step < 0 && *cur > *stop) {
+                                    let v = *cur;
+                                    *cur += *step;
+                                    Some(Value::Int(v))
+                                } else {
+                                    None
+                                }
+                            }
+                            LoopIter::List { list, idx } => {
+                                let v = list.items.lock().get(*idx).cloned();
+                                *idx += 1;
+                                v
+                            }
+                            LoopIter::Tuple { tuple, idx } => {
+                                let v = tuple.items.get(*idx).cloned();
+                                *idx += 1;
+                                v
+                            }
+                            LoopIter::Object(obj) => {
+                                let obj = obj.clone();
+                                save_ip!();
+                                tri!(self.next_value(&obj))
+                            }
+                        }
+                }};
             }
 
             let error: Arc<ExcObj> = loop {
@@ -860,35 +901,27 @@ impl Vm {
                     }
                     Instr::ForIter(t) => {
                         check_breaker!();
-                        let n = self.iters.len() - 1;
-                        let next = match &mut self.iters[n] {
-                            LoopIter::Range { cur, stop, step } => {
-                                if (*step > 0 && *cur < *stop) || (*step < 0 && *cur > *stop) {
-                                    let v = *cur;
-                                    *cur += *step;
-                                    Some(Value::Int(v))
-                                } else {
-                                    None
-                                }
-                            }
-                            LoopIter::List { list, idx } => {
-                                let v = list.items.lock().get(*idx).cloned();
-                                *idx += 1;
-                                v
-                            }
-                            LoopIter::Tuple { tuple, idx } => {
-                                let v = tuple.items.get(*idx).cloned();
-                                *idx += 1;
-                                v
-                            }
-                            LoopIter::Object(obj) => {
-                                let obj = obj.clone();
-                                save_ip!();
-                                tri!(self.next_value(&obj))
-                            }
-                        };
+                        let next = for_next!();
                         match next {
                             Some(v) => self.stack.push(v),
+                            None => {
+                                self.iters.pop();
+                                ip = t as usize;
+                            }
+                        }
+                    }
+                    Instr::ForIterStore(slot, t) => {
+                        check_breaker!();
+                        let next = for_next!();
+                        match next {
+                            Some(v) => {
+                                discard_opt(std::mem::replace(
+                                    &mut self.locals[locals_base + slot as usize],
+                                    Some(v),
+                                ));
+                                self.executed += 1;
+                                ip += 1;
+                            }
                             None => {
                                 self.iters.pop();
                                 ip = t as usize;
