@@ -298,6 +298,7 @@ pub fn b_open(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             )
         })?;
     }
+    let unbuffered = matches!(k[2], Some(Value::Int(0)) | Some(Value::Bool(false)));
     opt_str(&k[3], "encoding")?;
     opt_str(&k[4], "errors")?;
     let newline = opt_str(&k[5], "newline")?;
@@ -338,6 +339,9 @@ pub fn b_open(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             &std::io::Error::from_raw_os_error(libc::EISDIR),
             Some(&path),
         ));
+    }
+    if unbuffered {
+        return err(ExcKind::ValueError, "can't have unbuffered text I/O");
     }
     let handle = if base == 'r' {
         Handle::Read(TextReader::new(f, newline.is_none()))

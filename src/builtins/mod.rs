@@ -1019,9 +1019,55 @@ fn b_oct(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn b_iter(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::positional("iter", "iter", a, kw, 1, 2)?;
     if a.len() == 2 {
-        return type_error("iter(v, w): v must be callable");
+        if !matches!(
+            &a[0],
+            Value::Func(_) | Value::Builtin(_) | Value::Type(_) | Value::Method(_)
+        ) {
+            return type_error("iter(v, w): v must be callable");
+        }
+        return Ok(Value::native(CallableIter {
+            state: parking_lot::Mutex::new(Some((a[0].clone(), a[1].clone()))),
+        }));
     }
     crate::vm::iter::make_iter(&a[0])
+}
+
+/// `iter(f, sentinel)`: calls `f()` until it returns the sentinel.
+struct CallableIter {
+    /// The function and the sentinel; None once the sentinel was seen.
+    state: parking_lot::Mutex<Option<(Value, Value)>>,
+}
+
+impl NativeObj for CallableIter {
+    fn type_name(&self) -> &'static str {
+        "callable_iterator"
+    }
+    fn repr(&self) -> String {
+        format!(
+            "<callable_iterator object at {:#x}>",
+            self as *const _ as usize
+        )
+    }
+    fn get_attr(&self, _this: &Value, _name: &str) -> Option<Value> {
+        None
+    }
+    fn iterable(&self) -> bool {
+        true
+    }
+    fn next(&self, vm: &mut Vm) -> PResult<Option<Value>> {
+        let Some((f, sentinel)) = self.state.lock().clone() else {
+            return Ok(None);
+        };
+        let v = vm.call(&f, Vec::new())?;
+        if v.is(&sentinel) || ops::eq(&v, &sentinel) {
+            *self.state.lock() = None;
+            return Ok(None);
+        }
+        Ok(Some(v))
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 fn b_next(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
