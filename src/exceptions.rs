@@ -59,6 +59,9 @@ exc_kinds! {
     PermissionError: "PermissionError" => OSError,
     IsADirectoryError: "IsADirectoryError" => OSError,
     TimeoutError: "TimeoutError" => OSError,
+    ConnectionError: "ConnectionError" => OSError,
+    BrokenPipeError: "BrokenPipeError" => ConnectionError,
+    ConnectionResetError: "ConnectionResetError" => ConnectionError,
     ImportError: "ImportError" => Exception,
     ModuleNotFoundError: "ModuleNotFoundError" => ImportError,
     SyntaxError: "SyntaxError" => Exception,
@@ -137,6 +140,8 @@ impl ExcObj {
             std::io::ErrorKind::AlreadyExists => ExcKind::FileExistsError,
             std::io::ErrorKind::TimedOut => ExcKind::TimeoutError,
             _ if errno == libc::EISDIR => ExcKind::IsADirectoryError,
+            _ if errno == libc::EPIPE => ExcKind::BrokenPipeError,
+            _ if errno == libc::ECONNRESET => ExcKind::ConnectionResetError,
             _ => ExcKind::OSError,
         };
         let strerror = strerror(errno);

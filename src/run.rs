@@ -114,6 +114,9 @@ pub fn run_source(
             }
         };
     // The program ends when the main thread ends and every non-daemon thread has finished.
+    // As CPython: stdout is flushed when the main module ends, before waiting for threads
+    // and children, so their output comes after the parent's.
+    rt.stdout.lock().flush();
     crate::thread::at_exit(&mut vm);
     crate::process::at_exit(&mut vm);
     if gil_stats {

@@ -32,7 +32,8 @@ type Kw<'a> = &'a [(Arc<str>, Value)];
 pub struct ThreadHandle {
     pub name: String,
     pub daemon: bool,
-    pub is_main: bool,
+    /// The program's main thread (in a forked child: the thread that forked).
+    is_main: AtomicBool,
     pub ident: AtomicU64,
     alive: AtomicBool,
     outcome: Mutex<Option<PResult<Value>>>,
@@ -46,7 +47,7 @@ impl ThreadHandle {
         Arc::new(ThreadHandle {
             name,
             daemon,
-            is_main,
+            is_main: AtomicBool::new(is_main),
             ident: AtomicU64::new(0),
             alive: AtomicBool::new(true),
             outcome: Mutex::new(None),
@@ -63,6 +64,15 @@ impl ThreadHandle {
     pub fn set_ident(&self) {
         self.ident
             .store(nix::unistd::gettid().as_raw() as u64, Ordering::Relaxed);
+    }
+
+    pub fn is_main(&self) -> bool {
+        self.is_main.load(Ordering::Relaxed)
+    }
+
+    /// In a forked child the forking thread becomes the main thread, as in CPython.
+    pub fn become_main(&self) {
+        self.is_main.store(true, Ordering::Relaxed);
     }
 
     pub fn is_alive(&self) -> bool {
@@ -260,7 +270,7 @@ pub fn at_exit(vm: &mut Vm) {
             .threads
             .lock()
             .iter()
-            .filter(|h| !h.is_main && !h.daemon && h.is_alive())
+            .filter(|h| !h.is_main() && !h.daemon && h.is_alive())
             .cloned()
             .collect();
         if pending.is_empty() {
@@ -384,7 +394,7 @@ fn active_count(vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
         .threads
         .lock()
         .iter()
-        .filter(|h| h.is_main || h.is_alive())
+        .filter(|h| h.is_main() || h.is_alive())
         .count();
     Ok(Value::Int(n as i64))
 }
