@@ -1274,6 +1274,7 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
                 None => Ok(Value::Float(0.0)),
                 Some(Value::Float(f)) => Ok(Value::Float(*f)),
                 Some(Value::Str(s)) => match crate::format::parse_float_literal(&s.s) {
+                    Some(f) if f.is_nan() => Ok(Value::Float(fresh_nan(f))),
                     Some(f) => Ok(Value::Float(f)),
                     None => err(
                         ExcKind::ValueError,
@@ -1442,6 +1443,18 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
         }
         other => type_error(format!("cannot create '{}' instances", other.name())),
     }
+}
+
+/// A NaN with a payload of its own. Floats are immediates whose identity (`is`, and the
+/// identity test of `in` and `==` on containers) is their bit pattern; CPython's
+/// `float('nan')` makes a new object each time, so `float('nan') in [nan]` is False while
+/// `nan in [nan]` is True. Distinct payloads give the same answers.
+fn fresh_nan(f: f64) -> f64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let payload = NEXT.fetch_add(1, Ordering::Relaxed) & ((1 << 51) - 1);
+    let bits = 0x7ff8_0000_0000_0000u64 | payload.max(1) | (f.to_bits() & (1 << 63));
+    f64::from_bits(bits)
 }
 
 /// `int(x)` for one argument.
