@@ -364,6 +364,18 @@ impl DictTable {
     pub fn keys(&self) -> Vec<Value> {
         self.iter().map(|(k, _)| k.clone()).collect()
     }
+    /// The first live key at entry position `pos` or after it, with the next position to
+    /// look at (for iterators that see the dict as it is).
+    pub fn key_from(&self, pos: usize) -> Option<(Value, usize)> {
+        let mut i = pos;
+        while i < self.entries.len() {
+            if let Some((_, k, _)) = &self.entries[i] {
+                return Some((k.clone(), i + 1));
+            }
+            i += 1;
+        }
+        None
+    }
     pub fn values(&self) -> Vec<Value> {
         self.iter().map(|(_, v)| v.clone()).collect()
     }
@@ -608,6 +620,17 @@ impl SetTable {
     }
     pub fn keys(&self) -> Vec<Value> {
         self.iter().cloned().collect()
+    }
+    /// The first live key at table slot `pos` or after it, with the next slot to look at.
+    pub fn key_from(&self, pos: usize) -> Option<(Value, usize)> {
+        let mut i = pos;
+        while i < self.table.len() {
+            if let Slot::Active(_, k) = &self.table[i] {
+                return Some((k.clone(), i + 1));
+            }
+            i += 1;
+        }
+        None
     }
 }
 

@@ -372,6 +372,18 @@ pub enum IterState {
         byte_idx: usize,
     },
     /// Dict/set iteration over a snapshot of keys (size changes are detected by the caller).
+    /// Iterating a dict itself: live, and an error if its size changes meanwhile.
+    DictKeys {
+        dict: Arc<DictObj>,
+        idx: usize,
+        size: usize,
+    },
+    /// Iterating a set: live, and an error if its size changes meanwhile.
+    SetItems {
+        set: Arc<SetObj>,
+        idx: usize,
+        size: usize,
+    },
     Keys {
         items: Vec<Value>,
         idx: usize,
@@ -649,7 +661,8 @@ impl Value {
                 IterState::List { .. } => "list_iterator",
                 IterState::Seq { .. } => "tuple_iterator",
                 IterState::Str { .. } => "str_ascii_iterator",
-                IterState::Keys { .. } => "dict_keyiterator",
+                IterState::Keys { .. } | IterState::DictKeys { .. } => "dict_keyiterator",
+                IterState::SetItems { .. } => "set_iterator",
                 IterState::Enumerate { .. } => "enumerate",
                 IterState::Zip { .. } => "zip",
                 IterState::Map { .. } => "map",

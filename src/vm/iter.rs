@@ -72,14 +72,22 @@ pub fn make_iter(v: &Value) -> PResult<Value> {
             s: s.clone(),
             byte_idx: 0,
         }),
-        Value::Dict(d) => Value::iter(IterState::Keys {
-            items: d.table.lock().keys(),
-            idx: 0,
-        }),
-        Value::Set(s) => Value::iter(IterState::Keys {
-            items: s.table.lock().keys(),
-            idx: 0,
-        }),
+        Value::Dict(d) => {
+            let size = d.table.lock().len();
+            Value::iter(IterState::DictKeys {
+                dict: d.clone(),
+                idx: 0,
+                size,
+            })
+        }
+        Value::Set(s) => {
+            let size = s.table.lock().len();
+            Value::iter(IterState::SetItems {
+                set: s.clone(),
+                idx: 0,
+                size,
+            })
+        }
         Value::Native(n) if n.0.iterable() => n.0.iter_value().unwrap_or_else(|| v.clone()),
         _ => return type_error(format!("'{}' object is not iterable", v.type_name())),
     })
@@ -170,6 +178,37 @@ impl Vm {
                     }
                     None => Step::Ready(None),
                 },
+                IterState::DictKeys { dict, idx, size } => {
+                    let t = dict.table.lock();
+                    if t.len() != *size {
+                        *size = usize::MAX;
+                        return err(
+                            ExcKind::RuntimeError,
+                            "dictionary changed size during iteration",
+                        );
+                    }
+                    match t.key_from(*idx) {
+                        Some((k, next)) => {
+                            *idx = next;
+                            Step::Ready(Some(k))
+                        }
+                        None => Step::Ready(None),
+                    }
+                }
+                IterState::SetItems { set, idx, size } => {
+                    let t = set.table.lock();
+                    if t.len() != *size {
+                        *size = usize::MAX;
+                        return err(ExcKind::RuntimeError, "Set changed size during iteration");
+                    }
+                    match t.key_from(*idx) {
+                        Some((k, next)) => {
+                            *idx = next;
+                            Step::Ready(Some(k))
+                        }
+                        None => Step::Ready(None),
+                    }
+                }
                 IterState::Keys { items, idx } | IterState::Reversed { items, idx } => {
                     let v = items.get(*idx).cloned();
                     *idx += 1;
@@ -262,7 +301,19 @@ impl Vm {
         self.native_depth += 1;
         let r = self.run(depth);
         self.native_depth -= 1;
-        let v = r?;
+        let v = match r {
+            Ok(v) => v,
+            Err(e) if e.kind == ExcKind::StopIteration => {
+                // PEP 479: a StopIteration escaping a generator is a bug, not its end.
+                let re = crate::exceptions::ExcObj::new(
+                    ExcKind::RuntimeError,
+                    "generator raised StopIteration",
+                );
+                *re.cause.lock() = Some(e);
+                return Err(re);
+            }
+            Err(e) => return Err(e),
+        };
         if self.yielded {
             self.yielded = false;
             Ok(Some(v))
