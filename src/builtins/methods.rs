@@ -1524,13 +1524,9 @@ impl NativeObj for DictView {
         }
         let other_items = match other {
             Value::Set(s) => s.table.lock().keys(),
-            Value::Native(n) if n.0.type_name() == self.type_name() => match n.0.iter_value() {
-                Some(Value::Iter(it)) => match &*it.state.lock() {
-                    IterState::Keys { items, .. } => items.clone(),
-                    _ => return Some(false),
-                },
-                _ => return Some(false),
-            },
+            Value::Native(n) if n.0.type_name() == self.type_name() => {
+                dict_view_items(other).unwrap_or_default()
+            }
             _ => return None,
         };
         let mine = self.items();
@@ -1556,9 +1552,73 @@ impl NativeObj for DictView {
         true
     }
     fn iter_value(&self) -> Option<Value> {
-        Some(Value::iter(IterState::Keys {
-            items: self.items(),
-            idx: 0,
+        let size = self.dict.table.lock().len();
+        if self.kind == ViewKind::Keys {
+            return Some(Value::iter(IterState::DictKeys {
+                dict: self.dict.clone(),
+                idx: 0,
+                size,
+            }));
+        }
+        Some(Value::native(DictViewIter {
+            dict: self.dict.clone(),
+            kind: self.kind,
+            pos: parking_lot::Mutex::new((0, size)),
+        }))
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// Iterating `d.values()` or `d.items()`: live, and a RuntimeError if the dict's size
+/// changes meanwhile (as iterating the dict itself).
+struct DictViewIter {
+    dict: Arc<DictObj>,
+    kind: ViewKind,
+    /// The next entry position and the size the dict must keep (usize::MAX after an error).
+    pos: parking_lot::Mutex<(usize, usize)>,
+}
+
+impl NativeObj for DictViewIter {
+    fn type_name(&self) -> &'static str {
+        match self.kind {
+            ViewKind::Keys => "dict_keyiterator",
+            ViewKind::Values => "dict_valueiterator",
+            ViewKind::Items => "dict_itemiterator",
+        }
+    }
+    fn repr(&self) -> String {
+        format!(
+            "<{} object at {:#x}>",
+            self.type_name(),
+            self as *const _ as usize
+        )
+    }
+    fn get_attr(&self, _this: &Value, _name: &str) -> Option<Value> {
+        None
+    }
+    fn iterable(&self) -> bool {
+        true
+    }
+    fn next(&self, _vm: &mut Vm) -> PResult<Option<Value>> {
+        let mut pos = self.pos.lock();
+        let t = self.dict.table.lock();
+        if t.len() != pos.1 {
+            pos.1 = usize::MAX;
+            return err(
+                ExcKind::RuntimeError,
+                "dictionary changed size during iteration",
+            );
+        }
+        let Some((k, next)) = t.key_from(pos.0) else {
+            return Ok(None);
+        };
+        pos.0 = next;
+        let v = t.get(hash_value(&k)?, &k).unwrap_or(Value::None);
+        Ok(Some(match self.kind {
+            ViewKind::Values => v,
+            _ => Value::tuple(vec![k, v]),
         }))
     }
     fn as_any(&self) -> &dyn std::any::Any {

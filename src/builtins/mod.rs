@@ -96,7 +96,10 @@ pub fn table() -> FxHashMap<&'static str, Value> {
         t.insert(name, Value::Type(k));
     }
     for k in ExcKind::ALL {
-        if matches!(k, ExcKind::Empty | ExcKind::Full | ExcKind::ProcessError) {
+        if matches!(
+            k,
+            ExcKind::Empty | ExcKind::Full | ExcKind::ProcessError | ExcKind::BrokenBarrierError
+        ) {
             continue;
         }
         t.insert(k.name(), Value::Type(TypeKind::Exc(*k)));
@@ -194,9 +197,31 @@ fn b_input(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     } else {
         vm.rt.stdout.lock().flush();
     }
+    // Wait for input without the GIL, in slices, so that Ctrl-C ends the wait.
+    let check = vm.interrupt_check();
+    let ready = vm.blocking(|| {
+        use std::os::fd::AsFd;
+        let stdin = std::io::stdin();
+        loop {
+            if check() {
+                return false;
+            }
+            let mut fds = [nix::poll::PollFd::new(
+                stdin.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            match nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(50u16)) {
+                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                _ => return true,
+            }
+        }
+    });
+    if !ready {
+        return Err(vm.take_interrupt());
+    }
     let mut line = String::new();
-    let n = std::io::stdin()
-        .read_line(&mut line)
+    let n = vm
+        .blocking(|| std::io::stdin().read_line(&mut line))
         .map_err(|e| ExcObj::os_error(&e, None))?;
     if n == 0 {
         return err(ExcKind::EOFError, "EOF when reading a line");
