@@ -84,17 +84,6 @@ pub fn kw<'a>(
     Ok(out)
 }
 
-pub fn str_arg<'a>(fname: &str, v: &'a Value, what: &str) -> PResult<&'a str> {
-    match v {
-        Value::Str(s) => Ok(&s.s),
-        _ => type_error(format!(
-            "{}() argument {} must be str, not {}",
-            fname,
-            what,
-            v.type_name()
-        )),
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // CPython's calling conventions, each with its own wording. `qual` is the name CPython prints
