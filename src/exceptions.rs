@@ -48,6 +48,7 @@ exc_kinds! {
     AttributeError: "AttributeError" => Exception,
     RuntimeError: "RuntimeError" => Exception,
     RecursionError: "RecursionError" => RuntimeError,
+    BrokenBarrierError: "BrokenBarrierError" => RuntimeError,
     NotImplementedError: "NotImplementedError" => RuntimeError,
     MemoryError: "MemoryError" => Exception,
     AssertionError: "AssertionError" => Exception,
@@ -91,6 +92,7 @@ impl ExcKind {
             ExcKind::Empty => "_queue.Empty",
             ExcKind::Full => "queue.Full",
             ExcKind::ProcessError => "process.ProcessError",
+            ExcKind::BrokenBarrierError => "threading.BrokenBarrierError",
             k => k.name(),
         }
     }

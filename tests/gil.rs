@@ -484,7 +484,6 @@ fn ctrl_c_interrupts_other_waits() {
 /// Spec §6: Ctrl-C interrupts I/O too. `input()` reading a pipe nobody writes to is not
 /// interrupted today (the read is restarted after the signal).
 #[test]
-#[ignore = "known bug: Ctrl-C does not interrupt input() blocked on a pipe"]
 fn ctrl_c_interrupts_input() {
     // stdin: a pipe whose write end we keep open, so the read can only end by the signal.
     let (read_end, write_end) = {

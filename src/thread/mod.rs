@@ -62,8 +62,10 @@ impl ThreadHandle {
 
     /// Record the OS thread id of the calling thread as this thread's `ident`.
     pub fn set_ident(&self) {
-        self.ident
-            .store(nix::unistd::gettid().as_raw() as u64, Ordering::Relaxed);
+        let g = self.outcome.lock();
+        self.ident.store(nix::unistd::gettid().as_raw() as u64, Ordering::SeqCst);
+        drop(g);
+        self.finished.notify_all();
     }
 
     pub fn is_main(&self) -> bool {
@@ -228,6 +230,8 @@ pub fn start(
     };
     let handle = ThreadHandle::new(name.clone(), daemon, false);
     vm.rt.threads.lock().push(handle.clone());
+    // The GIL's statistics list threads in creation order: register here, not in the thread.
+    let token = vm.rt.gil.register_thread(&handle.name);
     let rt = vm.rt.clone();
     let h = handle.clone();
     let spawned = std::thread::Builder::new()
@@ -235,12 +239,14 @@ pub fn start(
         .stack_size(256 << 20)
         .spawn(move || {
             h.set_ident();
-            let mut tvm = Vm::for_thread(rt.clone(), h.clone());
+            let mut tvm = Vm::for_thread(rt.clone(), h.clone(), token);
             let outcome = tvm.call_value(&f, args, kwargs);
             drop(f);
             tvm.report_instructions();
-            h.finish(outcome);
             rt.gil.release(&tvm.token);
+            // Drop the VM (its GIL row is marked finished) before joiners are woken.
+            drop(tvm);
+            h.finish(outcome);
         });
     if let Err(e) = spawned {
         handle.finish(Ok(Value::None));
@@ -253,8 +259,9 @@ pub fn start(
     if handle.ident.load(Ordering::SeqCst) == 0 {
         let h = handle.clone();
         vm.blocking(move || {
-            while h.ident.load(Ordering::SeqCst) == 0 {
-                std::thread::yield_now();
+            let mut g = h.outcome.lock();
+            while h.ident.load(Ordering::SeqCst) == 0 && g.is_none() {
+                h.finished.wait_for(&mut g, Duration::from_millis(5));
             }
         });
     }
@@ -332,6 +339,9 @@ impl NativeObj for ThreadModule {
             "map" => thread_map,
             "Empty" => return Some(Value::Type(TypeKind::Exc(ExcKind::Empty))),
             "Full" => return Some(Value::Type(TypeKind::Exc(ExcKind::Full))),
+            "BrokenBarrierError" => {
+                return Some(Value::Type(TypeKind::Exc(ExcKind::BrokenBarrierError)))
+            }
             _ => return None,
         };
         let name: &'static str = match name {
@@ -511,7 +521,7 @@ fn sync_err(vm: &mut Vm, e: SyncError) -> Arc<ExcObj> {
         SyncError::Interrupted => vm.take_interrupt(),
         SyncError::Empty => ExcObj::with_args(ExcKind::Empty, Vec::new()),
         SyncError::Full => ExcObj::with_args(ExcKind::Full, Vec::new()),
-        SyncError::BrokenBarrier => ExcObj::new(ExcKind::RuntimeError, "BrokenBarrierError"),
+        SyncError::BrokenBarrier => ExcObj::with_args(ExcKind::BrokenBarrierError, Vec::new()),
         other => {
             let kind = ExcKind::by_name(other.type_name()).unwrap_or(ExcKind::RuntimeError);
             ExcObj::new(kind, other.message())
@@ -953,7 +963,7 @@ fn new_barrier(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         })?,
         None => return type_error("Barrier() missing 1 required positional argument: 'parties'"),
     };
-    if parties < 1 {
+    if parties < 0 {
         return err(ExcKind::ValueError, "parties must be > 0");
     }
     let timeout = match a.get(2).or(k[2]) {

@@ -188,13 +188,17 @@ impl Vm {
     pub fn new(rt: Arc<Runtime>) -> Vm {
         let handle = crate::thread::ThreadHandle::main();
         rt.threads.lock().push(handle.clone());
-        Vm::for_thread(rt, handle)
+        let token = rt.gil.register_thread(&handle.name);
+        Vm::for_thread(rt, handle, token)
     }
 
     /// A VM for the Toy thread `handle`, run by the calling OS thread: it joins the GIL's
     /// statistics and blocks until it holds the GIL.
-    pub fn for_thread(rt: Arc<Runtime>, handle: Arc<crate::thread::ThreadHandle>) -> Vm {
-        let token = rt.gil.register_thread(&handle.name);
+    pub fn for_thread(
+        rt: Arc<Runtime>,
+        handle: Arc<crate::thread::ThreadHandle>,
+        token: crate::gil::ThreadToken,
+    ) -> Vm {
         rt.gil.acquire(&token);
         handle.set_ident();
         Vm {
@@ -408,33 +412,33 @@ impl Vm {
 
             macro_rules! for_next {
                 () => {{
-                        let n = self.iters.len() - 1;
-                        match &mut self.iters[n] {
-                            LoopIter::Range { cur, stop, step } => {
-                                if (*step > 0 && *cur < *stop) || (*step < 0 && *cur > *stop) {
-                                    let v = *cur;
-                                    *cur += *step;
-                                    Some(Value::Int(v))
-                                } else {
-                                    None
-                                }
-                            }
-                            LoopIter::List { list, idx } => {
-                                let v = list.items.lock().get(*idx).cloned();
-                                *idx += 1;
-                                v
-                            }
-                            LoopIter::Tuple { tuple, idx } => {
-                                let v = tuple.items.get(*idx).cloned();
-                                *idx += 1;
-                                v
-                            }
-                            LoopIter::Object(obj) => {
-                                let obj = obj.clone();
-                                save_ip!();
-                                tri!(self.next_value(&obj))
+                    let n = self.iters.len() - 1;
+                    match &mut self.iters[n] {
+                        LoopIter::Range { cur, stop, step } => {
+                            if (*step > 0 && *cur < *stop) || (*step < 0 && *cur > *stop) {
+                                let v = *cur;
+                                *cur += *step;
+                                Some(Value::Int(v))
+                            } else {
+                                None
                             }
                         }
+                        LoopIter::List { list, idx } => {
+                            let v = list.items.lock().get(*idx).cloned();
+                            *idx += 1;
+                            v
+                        }
+                        LoopIter::Tuple { tuple, idx } => {
+                            let v = tuple.items.get(*idx).cloned();
+                            *idx += 1;
+                            v
+                        }
+                        LoopIter::Object(obj) => {
+                            let obj = obj.clone();
+                            save_ip!();
+                            tri!(self.next_value(&obj))
+                        }
+                    }
                 }};
             }
 
