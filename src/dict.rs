@@ -131,7 +131,7 @@ pub fn hash_value(v: &Value) -> PResult<i64> {
                 acc as i64
             }
         }
-        Value::List(_) | Value::Dict(_) | Value::Set(_) => {
+        Value::List(_) | Value::Dict(_) | Value::Set(_) | Value::Slice(_) => {
             return Err(ExcObj::new(
                 ExcKind::TypeError,
                 format!("unhashable type: '{}'", v.type_name()),
@@ -145,12 +145,22 @@ pub fn hash_value(v: &Value) -> PResult<i64> {
             }
             h >> 4
         }
+        Value::Native(n) if matches!(n.0.type_name(), "dict_keys" | "dict_items" | "dict_values") && n.0.type_name() != "dict_values" => {
+            return Err(ExcObj::new(
+                ExcKind::TypeError,
+                format!("unhashable type: '{}'", v.type_name()),
+            ))
+        }
         other => (other.heap_ptr().unwrap_or(0) >> 4) as i64,
     })
 }
 
 /// Equality of two hashable values, as dict and set lookups need it. Never raises.
 pub fn key_eq(a: &Value, b: &Value) -> bool {
+    // Identity first, as CPython's lookups do (so a NaN key finds itself).
+    if a.is(b) {
+        return true;
+    }
     match (a, b) {
         (Value::Str(x), Value::Str(y)) => Arc::ptr_eq(x, y) || x.s == y.s,
         (Value::Int(x), Value::Int(y)) => x == y,

@@ -60,12 +60,15 @@ impl ThreadHandle {
         ThreadHandle::new("MainThread".to_string(), false, true)
     }
 
-    /// Record the OS thread id of the calling thread as this thread's `ident`.
+    /// Give the calling thread an `ident` if it has none yet (the main thread; threads
+    /// started by `thread()` get their pthread_t from the parent).
     pub fn set_ident(&self) {
-        let g = self.outcome.lock();
-        self.ident.store(nix::unistd::gettid().as_raw() as u64, Ordering::SeqCst);
-        drop(g);
-        self.finished.notify_all();
+        let _ = self.ident.compare_exchange(
+            0,
+            nix::unistd::gettid().as_raw() as u64,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
     }
 
     pub fn is_main(&self) -> bool {
@@ -238,7 +241,6 @@ pub fn start(
         .name(name)
         .stack_size(256 << 20)
         .spawn(move || {
-            h.set_ident();
             let mut tvm = Vm::for_thread(rt.clone(), h.clone(), token);
             let outcome = tvm.call_value(&f, args, kwargs);
             drop(f);
@@ -248,22 +250,18 @@ pub fn start(
             drop(tvm);
             h.finish(outcome);
         });
-    if let Err(e) = spawned {
-        handle.finish(Ok(Value::None));
-        return err(
-            ExcKind::RuntimeError,
-            format!("can't start new thread: {}", e),
-        );
-    }
-    // As CPython's start(): return once the thread runs, so that its ident is known.
-    if handle.ident.load(Ordering::SeqCst) == 0 {
-        let h = handle.clone();
-        vm.blocking(move || {
-            let mut g = h.outcome.lock();
-            while h.ident.load(Ordering::SeqCst) == 0 && g.is_none() {
-                h.finished.wait_for(&mut g, Duration::from_millis(5));
-            }
-        });
+    let joiner = match spawned {
+        Ok(j) => j,
+        Err(e) => {
+            handle.finish(Ok(Value::None));
+            return err(ExcKind::RuntimeError, format!("can't start new thread: {}", e));
+        }
+    };
+    // The ident is the thread's pthread_t, as CPython's; it is known as soon as the thread
+    // exists, and the new thread cannot run Toy code before this (we hold the GIL).
+    {
+        use std::os::unix::thread::JoinHandleExt;
+        handle.ident.store(joiner.as_pthread_t() as u64, Ordering::SeqCst);
     }
     Ok(handle)
 }
