@@ -36,6 +36,7 @@ pub struct ThreadHandle {
     is_main: AtomicBool,
     pub ident: AtomicU64,
     alive: AtomicBool,
+    started: AtomicBool,
     outcome: Mutex<Option<PResult<Value>>>,
     finished: Condvar,
     /// Set once `join` has delivered the outcome (an error never joined is reported at exit).
@@ -50,6 +51,7 @@ impl ThreadHandle {
             is_main: AtomicBool::new(is_main),
             ident: AtomicU64::new(0),
             alive: AtomicBool::new(true),
+            started: AtomicBool::new(false),
             outcome: Mutex::new(None),
             finished: Condvar::new(),
             joined: AtomicBool::new(false),
@@ -62,6 +64,16 @@ impl ThreadHandle {
 
     /// Give the calling thread an `ident` if it has none yet (the main thread; threads
     /// started by `thread()` get their pthread_t from the parent).
+    /// Called by the new thread once it holds the GIL: `thread()` returns after this, as
+    /// CPython's `start()` does, so a new thread always gets to run before its starter
+    /// continues.
+    pub fn mark_started(&self) {
+        let g = self.outcome.lock();
+        self.started.store(true, Ordering::SeqCst);
+        drop(g);
+        self.finished.notify_all();
+    }
+
     pub fn set_ident(&self) {
         let _ = self.ident.compare_exchange(
             0,
@@ -257,12 +269,19 @@ pub fn start(
             return err(ExcKind::RuntimeError, format!("can't start new thread: {}", e));
         }
     };
-    // The ident is the thread's pthread_t, as CPython's; it is known as soon as the thread
-    // exists, and the new thread cannot run Toy code before this (we hold the GIL).
+    // The ident is the thread's pthread_t, as CPython's; known as soon as the thread exists.
     {
         use std::os::unix::thread::JoinHandleExt;
         handle.ident.store(joiner.as_pthread_t() as u64, Ordering::SeqCst);
     }
+    // As CPython's start(): wait (without the GIL) until the new thread has taken the GIL.
+    let h = handle.clone();
+    vm.blocking(move || {
+        let mut g = h.outcome.lock();
+        while !h.started.load(Ordering::SeqCst) && g.is_none() {
+            h.finished.wait_for(&mut g, Duration::from_millis(5));
+        }
+    });
     Ok(handle)
 }
 

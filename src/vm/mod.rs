@@ -201,6 +201,7 @@ impl Vm {
     ) -> Vm {
         rt.gil.acquire(&token);
         handle.set_ident();
+        handle.mark_started();
         Vm {
             token,
             current: handle,
