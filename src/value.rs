@@ -569,6 +569,10 @@ pub trait NativeObj: Send + Sync {
     fn iter_value(&self) -> Option<Value> {
         None
     }
+    /// Whether `callable(obj)` is true (objects that implement `call`).
+    fn is_callable(&self) -> bool {
+        false
+    }
     /// Calling the object (`thread(...)`); None if it is not callable.
     fn call(
         &self,

@@ -1111,10 +1111,11 @@ fn b_next(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 
 fn b_callable(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::onearg("callable", a, kw)?;
-    Ok(Value::Bool(matches!(
-        &a[0],
-        Value::Func(_) | Value::Builtin(_) | Value::Type(_) | Value::Method(_)
-    )))
+    Ok(Value::Bool(match &a[0] {
+        Value::Func(_) | Value::Builtin(_) | Value::Type(_) | Value::Method(_) => true,
+        Value::Native(n) => n.0.is_callable(),
+        _ => false,
+    }))
 }
 
 fn b_format(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {

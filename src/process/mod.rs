@@ -180,6 +180,9 @@ fn not_callable<T>(v: &Value) -> PResult<T> {
 struct ProcessBuiltin;
 
 impl NativeObj for ProcessBuiltin {
+    fn is_callable(&self) -> bool {
+        true
+    }
     fn type_name(&self) -> &'static str {
         "function"
     }

@@ -341,6 +341,9 @@ impl NativeObj for ThreadModule {
     fn repr(&self) -> String {
         "<built-in function thread>".to_string()
     }
+    fn is_callable(&self) -> bool {
+        true
+    }
     fn get_attr(&self, _this: &Value, name: &str) -> Option<Value> {
         let f: BuiltinFnPtr = match name {
             "Lock" => new_lock,

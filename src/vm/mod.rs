@@ -307,6 +307,13 @@ impl Vm {
 
     /// `time.sleep`: blocks without the GIL and wakes early for Ctrl-C.
     pub fn sleep(&mut self, d: std::time::Duration) -> PResult<()> {
+        if d.is_zero() {
+            // CPython's sleep(0) releases the GIL: another thread that wants it gets it.
+            self.check_interrupt()?;
+            self.report_instructions();
+            self.rt.gil.yield_to_waiter(&self.token);
+            return Ok(());
+        }
         let deadline = std::time::Instant::now() + d;
         loop {
             if self.is_main() && self.rt.interrupted.load(Ordering::SeqCst) {
