@@ -145,7 +145,10 @@ pub fn hash_value(v: &Value) -> PResult<i64> {
             }
             h >> 4
         }
-        Value::Native(n) if matches!(n.0.type_name(), "dict_keys" | "dict_items" | "dict_values") && n.0.type_name() != "dict_values" => {
+        Value::Native(n)
+            if matches!(n.0.type_name(), "dict_keys" | "dict_items" | "dict_values")
+                && n.0.type_name() != "dict_values" =>
+        {
             return Err(ExcObj::new(
                 ExcKind::TypeError,
                 format!("unhashable type: '{}'", v.type_name()),

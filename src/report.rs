@@ -69,11 +69,17 @@ fn chain(rt: &Runtime, exc: &Arc<ExcObj>, out: &mut String, seen: &mut Vec<usize
         let flush = |out: &mut String, repeats: usize| {
             if repeats > 3 {
                 let n = repeats - 3;
-                let _ = writeln!(out, "  [Previous line repeated {} more time{}]", n, if n == 1 { "" } else { "s" });
+                let _ = writeln!(
+                    out,
+                    "  [Previous line repeated {} more time{}]",
+                    n,
+                    if n == 1 { "" } else { "s" }
+                );
             }
         };
         for e in tb.iter().rev() {
-            let same = last.is_some_and(|l| l.file == e.file && l.line == e.line && l.func == e.func);
+            let same =
+                last.is_some_and(|l| l.file == e.file && l.line == e.line && l.func == e.func);
             if same {
                 repeats += 1;
                 if repeats > 3 {

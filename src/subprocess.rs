@@ -48,10 +48,16 @@ impl NativeObj for Completed {
             self.returncode
         );
         if !matches!(self.stdout, Value::None) {
-            s.push_str(&format!(", stdout={}", crate::ops::repr_plain(&self.stdout)));
+            s.push_str(&format!(
+                ", stdout={}",
+                crate::ops::repr_plain(&self.stdout)
+            ));
         }
         if !matches!(self.stderr, Value::None) {
-            s.push_str(&format!(", stderr={}", crate::ops::repr_plain(&self.stderr)));
+            s.push_str(&format!(
+                ", stderr={}",
+                crate::ops::repr_plain(&self.stderr)
+            ));
         }
         s.push(')');
         s
@@ -71,7 +77,19 @@ impl NativeObj for Completed {
 }
 
 fn run(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    let k = args::kw("run", kw, &["args", "capture_output", "text", "check", "shell", "cwd", "input"])?;
+    let k = args::kw(
+        "run",
+        kw,
+        &[
+            "args",
+            "capture_output",
+            "text",
+            "check",
+            "shell",
+            "cwd",
+            "input",
+        ],
+    )?;
     let Some(argv_v) = a.first().or(k[0]).cloned() else {
         return type_error("run() missing 1 required positional argument: 'args'");
     };
@@ -96,7 +114,10 @@ fn run(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             out
         }
         other => {
-            return type_error(format!("expected str, bytes or os.PathLike object, not {}", other.type_name()))
+            return type_error(format!(
+                "expected str, bytes or os.PathLike object, not {}",
+                other.type_name()
+            ))
         }
     };
     if argv.is_empty() {
@@ -111,7 +132,11 @@ fn run(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         Some(Value::Str(s)) => Some(s.s.clone()),
         _ => None,
     };
-    cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::inherit() });
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::inherit()
+    });
     if capture {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
@@ -145,8 +170,17 @@ fn run(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     if k[3].map(|v| v.truthy()).unwrap_or(false) && returncode != 0 {
         return err(
             ExcKind::RuntimeError,
-            format!("Command {} returned non-zero exit status {}.", crate::ops::repr_plain(&argv_v), returncode),
+            format!(
+                "Command {} returned non-zero exit status {}.",
+                crate::ops::repr_plain(&argv_v),
+                returncode
+            ),
         );
     }
-    Ok(Value::native(Completed { args: argv_v, returncode, stdout, stderr }))
+    Ok(Value::native(Completed {
+        args: argv_v,
+        returncode,
+        stdout,
+        stderr,
+    }))
 }

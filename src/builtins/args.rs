@@ -84,7 +84,6 @@ pub fn kw<'a>(
     Ok(out)
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // CPython's calling conventions, each with its own wording. `qual` is the name CPython prints
 // for the callable (`len`, `str.upper`, `math.sqrt`, `posix.getpid`), `name` the short name.

@@ -266,13 +266,18 @@ pub fn start(
         Ok(j) => j,
         Err(e) => {
             handle.finish(Ok(Value::None));
-            return err(ExcKind::RuntimeError, format!("can't start new thread: {}", e));
+            return err(
+                ExcKind::RuntimeError,
+                format!("can't start new thread: {}", e),
+            );
         }
     };
     // The ident is the thread's pthread_t, as CPython's; known as soon as the thread exists.
     {
         use std::os::unix::thread::JoinHandleExt;
-        handle.ident.store(joiner.as_pthread_t() as u64, Ordering::SeqCst);
+        handle
+            .ident
+            .store(joiner.as_pthread_t() as u64, Ordering::SeqCst);
     }
     // As CPython's start(): wait (without the GIL) until the new thread has taken the GIL.
     let h = handle.clone();

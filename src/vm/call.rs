@@ -78,13 +78,13 @@ impl Vm {
                 };
                 let locals_base = self.locals.len();
                 self.locals.reserve(nlocals);
-                self.locals
-                    .extend(self.stack.drain(fidx + 1..).map(Some));
+                self.locals.extend(self.stack.drain(fidx + 1..).map(Some));
                 if argc < nparams {
                     // Trailing parameters take their defaults.
                     let first_default = nparams - f.defaults.len();
                     for k in argc..nparams {
-                        self.locals.push(Some(f.defaults[k - first_default].clone()));
+                        self.locals
+                            .push(Some(f.defaults[k - first_default].clone()));
                     }
                 }
                 for _ in nparams.max(argc)..nlocals {
