@@ -65,10 +65,11 @@ fn module(name: &str, fns: &[(&'static str, BuiltinFnPtr)], extra: Vec<(&str, Va
 fn num_arg(fname: &str, v: &Value) -> PResult<f64> {
     match ops::to_f64(v)? {
         Some(f) => Ok(f),
-        None => type_error(format!("must be real number, not {}", v.type_name())).map_err(|e| {
-            let _ = fname;
-            e
-        }),
+        None => {
+            type_error(format!("must be real number, not {}", v.type_name())).inspect_err(|_e| {
+                let _ = fname;
+            })
+        }
     }
 }
 
@@ -636,7 +637,7 @@ fn t_sleep(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             if f.is_nan() {
                 return err(ExcKind::ValueError, "Invalid value NaN (not a number)");
             }
-            if (f * 1e9).abs() >= 9.223372036854775807e18 {
+            if (f * 1e9).abs() >= 9.223_372_036_854_776e18 {
                 return err(
                     ExcKind::OverflowError,
                     "timestamp out of range for platform time_t",

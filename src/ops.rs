@@ -433,7 +433,7 @@ fn int_op_small(op: BinOp, x: i64, y: i64) -> PResult<Option<Value>> {
             if y < 0 {
                 return err(ExcKind::ValueError, "negative shift count");
             }
-            if y < 63 && (x.abs() as u64) < (1u64 << (63 - y)) {
+            if y < 63 && x.unsigned_abs() < (1u64 << (63 - y)) {
                 Some(Value::Int(x << y))
             } else {
                 None

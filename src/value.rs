@@ -60,9 +60,8 @@ pub fn discard(v: Value) {
 
 #[inline(always)]
 pub fn discard_opt(v: Option<Value>) {
-    match v {
-        Some(v) => discard(v),
-        None => {}
+    if let Some(v) = v {
+        discard(v)
     }
 }
 
@@ -689,8 +688,8 @@ impl Value {
             Value::Str(s) => !s.s.is_empty(),
             Value::List(l) => !l.items.lock().is_empty(),
             Value::Tuple(t) => !t.items.is_empty(),
-            Value::Dict(d) => d.table.lock().len() != 0,
-            Value::Set(s) => s.table.lock().len() != 0,
+            Value::Dict(d) => !d.table.lock().is_empty(),
+            Value::Set(s) => !s.table.lock().is_empty(),
             Value::Range(r) => r.len() != 0,
             Value::Native(n) => !matches!(n.0.get_attr(self, "__len__"), Some(Value::Int(0))),
             _ => true,

@@ -45,7 +45,7 @@ fn last_line(b: &[u8]) -> String {
     text(b)
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .last()
+        .next_back()
         .unwrap_or("")
         .to_string()
 }

@@ -478,9 +478,8 @@ fn strip_common(a: &[Value], kw: Kw, name: &str, left: bool, right: bool) -> PRe
             t.to_string()
         }
         Some(v) => {
-            return type_error(format!("{} arg must be None or str", name)).map_err(|e| {
+            return type_error(format!("{} arg must be None or str", name)).inspect_err(|_e| {
                 let _ = v;
-                e
             })
         }
     };
@@ -850,9 +849,9 @@ fn pad_common(a: &[Value], kw: Kw, name: &str, how: char) -> PResult<Value> {
         }
     };
     let mut out = String::new();
-    out.extend(std::iter::repeat(fill).take(left));
+    out.extend(std::iter::repeat_n(fill, left));
     out.push_str(&s.s);
-    out.extend(std::iter::repeat(fill).take(right));
+    out.extend(std::iter::repeat_n(fill, right));
     Ok(Value::str(out))
 }
 

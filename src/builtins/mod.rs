@@ -1538,9 +1538,8 @@ pub fn dict_update_from(vm: &mut Vm, t: &mut DictTable, src: &Value) -> PResult<
                     "cannot convert dictionary update sequence element #{} to a sequence",
                     i
                 ))
-                .map_err(|e| {
+                .inspect_err(|_e| {
                     let _ = other;
-                    e
                 })
             }
         };

@@ -71,7 +71,8 @@ impl Runtime {
             switch_interval: std::sync::atomic::AtomicU64::new(0.005f64.to_bits()),
         };
         let rt = Arc::new(rt);
-        for name in ["__name__"] {
+        {
+            let name = "__name__";
             let slot = rt.global_slot(name);
             let mut slots = rt.globals.slots.write();
             slots[slot as usize].value = Some(Value::str("__main__"));
@@ -524,10 +525,7 @@ impl Vm {
                     }
                     Instr::StoreFast(i) => {
                         let v = pop!();
-                        discard_opt(std::mem::replace(
-                            &mut self.locals[locals_base + i as usize],
-                            Some(v),
-                        ));
+                        discard_opt(self.locals[locals_base + i as usize].replace(v));
                     }
                     Instr::DeleteFast(i) => {
                         if self.locals[locals_base + i as usize].take().is_none() {
@@ -547,7 +545,7 @@ impl Vm {
                             .clone();
                         match v {
                             Some(v) => self.stack.push(v),
-                            None => tri!(self.unbound_cell(&code, i as usize)),
+                            None => tri!(self.unbound_cell(code, i as usize)),
                         }
                     }
                     Instr::StoreDeref(i) => {
@@ -560,7 +558,7 @@ impl Vm {
                             .lock()
                             .take();
                         if old.is_none() {
-                            tri!(self.unbound_cell(&code, i as usize))
+                            tri!(self.unbound_cell(code, i as usize))
                         }
                     }
                     Instr::LoadGlobal(slot) => {
@@ -578,7 +576,7 @@ impl Vm {
                         let v = pop!();
                         let old = {
                             let mut slots = globals.slots.write();
-                            let old = std::mem::replace(&mut slots[slot as usize].value, Some(v));
+                            let old = slots[slot as usize].value.replace(v);
                             globals.bump();
                             old
                         };
@@ -927,10 +925,7 @@ impl Vm {
                         let next = for_next!();
                         match next {
                             Some(v) => {
-                                discard_opt(std::mem::replace(
-                                    &mut self.locals[locals_base + slot as usize],
-                                    Some(v),
-                                ));
+                                discard_opt(self.locals[locals_base + slot as usize].replace(v));
                                 self.executed += 1;
                                 ip += 1;
                             }
@@ -1668,10 +1663,8 @@ impl Vm {
                     return Ok(Value::str(f.code.name.to_string()));
                 }
             }
-            Value::Builtin(b) => {
-                if name == "__name__" {
-                    return Ok(Value::str(b.name));
-                }
+            Value::Builtin(b) if name == "__name__" => {
+                return Ok(Value::str(b.name));
             }
             Value::Native(n) => {
                 if let Some(v) = n.0.get_attr(obj, name) {
