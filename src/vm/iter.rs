@@ -31,6 +31,34 @@ pub enum LoopIter {
 }
 
 impl LoopIter {
+    /// The next item of a range, list or tuple loop — no VM needed, no lock for ranges and
+    /// tuples. `Err(obj)`: an iterator object whose next item the VM must produce.
+    #[inline(always)]
+    pub fn advance(&mut self) -> Result<Option<Value>, Value> {
+        Ok(match self {
+            LoopIter::Range { cur, stop, step } => {
+                if (*step > 0 && *cur < *stop) || (*step < 0 && *cur > *stop) {
+                    let v = *cur;
+                    *cur += *step;
+                    Some(Value::Int(v))
+                } else {
+                    None
+                }
+            }
+            LoopIter::List { list, idx } => {
+                let v = list.items.lock().get(*idx).cloned();
+                *idx += 1;
+                v
+            }
+            LoopIter::Tuple { tuple, idx } => {
+                let v = tuple.items.get(*idx).cloned();
+                *idx += 1;
+                v
+            }
+            LoopIter::Object(o) => return Err(o.clone()),
+        })
+    }
+
     /// `iter(v)` as the loop needs it.
     pub fn new(v: &Value) -> PResult<LoopIter> {
         Ok(match v {
@@ -101,37 +129,15 @@ enum Step {
     Enumerate(Value, i64),
     Zip(Vec<Value>),
     Gen(Box<super::GenState>),
-    Native(Value),
 }
 
 impl Vm {
     /// Advance a loop iterator.
     pub fn loop_next(&mut self, it: &mut LoopIter) -> PResult<Option<Value>> {
-        Ok(match it {
-            LoopIter::Range { cur, stop, step } => {
-                if (*step > 0 && *cur < *stop) || (*step < 0 && *cur > *stop) {
-                    let v = *cur;
-                    *cur += *step;
-                    Some(Value::Int(v))
-                } else {
-                    None
-                }
-            }
-            LoopIter::List { list, idx } => {
-                let v = list.items.lock().get(*idx).cloned();
-                *idx += 1;
-                v
-            }
-            LoopIter::Tuple { tuple, idx } => {
-                let v = tuple.items.get(*idx).cloned();
-                *idx += 1;
-                v
-            }
-            LoopIter::Object(o) => {
-                let o = o.clone();
-                self.next_value(&o)?
-            }
-        })
+        match it.advance() {
+            Ok(v) => Ok(v),
+            Err(obj) => self.next_value(&obj),
+        }
     }
 
     /// `next(it)` on an iterator object; None at its end.
@@ -234,7 +240,6 @@ impl Vm {
         };
         match step {
             Step::Ready(v) => Ok(v),
-            Step::Native(v) => self.next_value(&v),
             Step::Enumerate(inner, c) => Ok(self
                 .next_value(&inner)?
                 .map(|v| Value::tuple(vec![Value::Int(c), v]))),

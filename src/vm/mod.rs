@@ -422,28 +422,9 @@ impl Vm {
             macro_rules! for_next {
                 () => {{
                     let n = self.iters.len() - 1;
-                    match &mut self.iters[n] {
-                        LoopIter::Range { cur, stop, step } => {
-                            if (*step > 0 && *cur < *stop) || (*step < 0 && *cur > *stop) {
-                                let v = *cur;
-                                *cur += *step;
-                                Some(Value::Int(v))
-                            } else {
-                                None
-                            }
-                        }
-                        LoopIter::List { list, idx } => {
-                            let v = list.items.lock().get(*idx).cloned();
-                            *idx += 1;
-                            v
-                        }
-                        LoopIter::Tuple { tuple, idx } => {
-                            let v = tuple.items.get(*idx).cloned();
-                            *idx += 1;
-                            v
-                        }
-                        LoopIter::Object(obj) => {
-                            let obj = obj.clone();
+                    match self.iters[n].advance() {
+                        Ok(v) => v,
+                        Err(obj) => {
                             save_ip!();
                             tri!(self.next_value(&obj))
                         }
