@@ -66,8 +66,6 @@ pub enum Instr {
     Rot2,
     /// S[-3], S[-2], S[-1] = S[-1], S[-3], S[-2]
     Rot3,
-    /// S[-4..] = S[-1], S[-4], S[-3], S[-2]
-    Rot4,
     /// r = pop; l = pop; S += l OP r  (a is a `BinOp` as u32)
     Binary(u32),
     /// Like Binary, but lists are changed in place for `+=` and `*=`.

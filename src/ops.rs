@@ -991,7 +991,6 @@ pub fn repr_into(v: &Value, out: &mut String) {
             )),
             None => out.push_str(&format!("<built-in function {}>", b.name)),
         },
-        Value::Method(m) => out.push_str(&format!("<bound method of {}>", repr_plain(&m.this))),
         Value::Iter(_) => out.push_str(&format!(
             "<{} object at 0x{:x}>",
             v.type_name(),

@@ -35,7 +35,6 @@ pub enum Value {
     Range(Arc<RangeObj>),
     Func(Arc<Function>),
     Builtin(Arc<Builtin>),
-    Method(Arc<BoundMethod>),
     Iter(Arc<IterObj>),
     Module(Arc<Module>),
     Exc(Arc<ExcObj>),
@@ -95,7 +94,6 @@ impl Value {
             Value::Range(x) => Value::Range(Arc::clone(x)),
             Value::Func(x) => Value::Func(Arc::clone(x)),
             Value::Builtin(x) => Value::Builtin(Arc::clone(x)),
-            Value::Method(x) => Value::Method(Arc::clone(x)),
             Value::Iter(x) => Value::Iter(Arc::clone(x)),
             Value::Module(x) => Value::Module(Arc::clone(x)),
             Value::Exc(x) => Value::Exc(Arc::clone(x)),
@@ -313,13 +311,6 @@ pub struct Builtin {
     pub owner: Option<&'static str>,
 }
 
-/// A Toy function bound to `self`: only used for methods of native objects implemented in
-/// Rust that call back (kept for completeness of the object model).
-pub struct BoundMethod {
-    pub func: Value,
-    pub this: Value,
-}
-
 pub struct Module {
     pub name: String,
     pub attrs: Mutex<Vec<(Arc<str>, Value)>>,
@@ -382,10 +373,6 @@ pub enum IterState {
         set: Arc<SetObj>,
         idx: usize,
         size: usize,
-    },
-    Keys {
-        items: Vec<Value>,
-        idx: usize,
     },
     Enumerate {
         inner: Value,
@@ -647,7 +634,6 @@ impl Value {
             Value::Range(_) => TypeKind::Range,
             Value::Func(_) => TypeKind::Function,
             Value::Builtin(_) => TypeKind::BuiltinFunction,
-            Value::Method(_) => TypeKind::Method,
             Value::Iter(_) => TypeKind::Iterator,
             Value::Module(_) => TypeKind::Module,
             Value::Exc(e) => TypeKind::Exc(e.kind),
@@ -664,7 +650,7 @@ impl Value {
                 IterState::List { .. } => "list_iterator",
                 IterState::Seq { .. } => "tuple_iterator",
                 IterState::Str { .. } => "str_ascii_iterator",
-                IterState::Keys { .. } | IterState::DictKeys { .. } => "dict_keyiterator",
+                IterState::DictKeys { .. } => "dict_keyiterator",
                 IterState::SetItems { .. } => "set_iterator",
                 IterState::Enumerate { .. } => "enumerate",
                 IterState::Zip { .. } => "zip",
@@ -723,7 +709,6 @@ impl Value {
             Value::Range(a) => Arc::as_ptr(a) as *const u8 as usize,
             Value::Func(a) => Arc::as_ptr(a) as *const u8 as usize,
             Value::Builtin(a) => Arc::as_ptr(a) as *const u8 as usize,
-            Value::Method(a) => Arc::as_ptr(a) as *const u8 as usize,
             Value::Iter(a) => Arc::as_ptr(a) as *const u8 as usize,
             Value::Module(a) => Arc::as_ptr(a) as *const u8 as usize,
             Value::Exc(a) => Arc::as_ptr(a) as *const u8 as usize,

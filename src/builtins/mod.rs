@@ -1044,10 +1044,7 @@ fn b_oct(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn b_iter(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::positional("iter", "iter", a, kw, 1, 2)?;
     if a.len() == 2 {
-        if !matches!(
-            &a[0],
-            Value::Func(_) | Value::Builtin(_) | Value::Type(_) | Value::Method(_)
-        ) {
+        if !matches!(&a[0], Value::Func(_) | Value::Builtin(_) | Value::Type(_)) {
             return type_error("iter(v, w): v must be callable");
         }
         return Ok(Value::native(CallableIter {
@@ -1112,7 +1109,7 @@ fn b_next(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn b_callable(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::onearg("callable", a, kw)?;
     Ok(Value::Bool(match &a[0] {
-        Value::Func(_) | Value::Builtin(_) | Value::Type(_) | Value::Method(_) => true,
+        Value::Func(_) | Value::Builtin(_) | Value::Type(_) => true,
         Value::Native(n) => n.0.is_callable(),
         _ => false,
     }))

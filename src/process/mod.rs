@@ -165,7 +165,7 @@ pub(crate) fn this<T: 'static>(a: &[Value]) -> PResult<&T> {
 fn is_callable(v: &Value) -> bool {
     matches!(
         v,
-        Value::Func(_) | Value::Builtin(_) | Value::Type(_) | Value::Method(_) | Value::Native(_)
+        Value::Func(_) | Value::Builtin(_) | Value::Type(_) | Value::Native(_)
     )
 }
 

@@ -215,7 +215,7 @@ impl Vm {
                         None => Step::Ready(None),
                     }
                 }
-                IterState::Keys { items, idx } | IterState::Reversed { items, idx } => {
+                IterState::Reversed { items, idx } => {
                     let v = items.get(*idx).cloned();
                     *idx += 1;
                     Step::Ready(v)

@@ -690,11 +690,6 @@ impl Vm {
                         let n = self.stack.len();
                         self.stack.insert(n - 2, v);
                     }
-                    Instr::Rot4 => {
-                        let v = pop!();
-                        let n = self.stack.len();
-                        self.stack.insert(n - 3, v);
-                    }
                     Instr::Add => {
                         let b = pop!();
                         let a = self.stack.last_mut().unwrap();
