@@ -245,9 +245,6 @@ impl Code {
     pub fn nlocals(&self) -> usize {
         self.local_names.len()
     }
-    pub fn ncells(&self) -> usize {
-        self.cellvars.len() + self.freevars.len()
-    }
     pub fn cell_name(&self, i: usize) -> &str {
         if i < self.cellvars.len() {
             &self.cellvars[i]

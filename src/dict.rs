@@ -361,9 +361,6 @@ impl DictTable {
             self.insert(h, k, v);
         }
     }
-    pub fn clear(&mut self) {
-        *self = DictTable::default();
-    }
     pub fn iter(&self) -> impl Iterator<Item = (&Value, &Value)> {
         self.entries
             .iter()
@@ -615,9 +612,6 @@ impl SetTable {
         for (h, k) in other.iter_hashed() {
             self.add(h, k.clone());
         }
-    }
-    pub fn clear(&mut self) {
-        *self = SetTable::default();
     }
     pub fn iter(&self) -> impl Iterator<Item = &Value> {
         self.table.iter().filter_map(|s| match s {

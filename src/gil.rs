@@ -468,6 +468,7 @@ impl Gil {
     }
 
     /// Rename the thread in the statistics (`thread.current().name = ...`).
+    #[cfg(test)]
     pub fn set_thread_name(&self, t: &ThreadToken, name: &str) {
         self.check_token(t);
         *t.name.lock() = name.to_owned();
@@ -532,6 +533,7 @@ impl Gil {
     }
 
     /// Whether `t` holds the GIL right now.
+    #[cfg(test)]
     pub fn is_held_by(&self, t: &ThreadToken) -> bool {
         Arc::ptr_eq(&self.shared, &t.shared) && self.shared.core().state.lock().holder == Some(t.id)
     }
@@ -551,6 +553,7 @@ impl Default for Gil {
 
 impl ThreadToken {
     /// The thread's name as last set.
+    #[cfg(test)]
     pub fn name(&self) -> String {
         self.name.lock().clone()
     }

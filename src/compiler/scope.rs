@@ -55,12 +55,6 @@ pub struct ScopeTable {
     pub by_node: HashMap<usize, usize>,
 }
 
-impl ScopeTable {
-    pub fn get(&self, node: usize) -> &Scope {
-        &self.scopes[self.by_node[&node]]
-    }
-}
-
 pub fn node_id<T>(node: &T) -> usize {
     node as *const T as usize
 }

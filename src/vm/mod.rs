@@ -48,8 +48,6 @@ pub struct Runtime {
     pub threads: Mutex<Vec<Arc<crate::thread::ThreadHandle>>>,
     /// For `Thread-N` names.
     pub thread_counter: AtomicUsize,
-    /// The GIL switch interval in seconds (f64 bits).
-    switch_interval: std::sync::atomic::AtomicU64,
 }
 
 impl Runtime {
@@ -68,7 +66,6 @@ impl Runtime {
             interrupted: Arc::new(AtomicBool::new(false)),
             threads: Mutex::new(Vec::new()),
             thread_counter: AtomicUsize::new(0),
-            switch_interval: std::sync::atomic::AtomicU64::new(0.005f64.to_bits()),
         };
         let rt = Arc::new(rt);
         {
@@ -109,12 +106,12 @@ impl Runtime {
     }
 
     pub fn set_switch_interval(&self, s: f64) {
-        self.switch_interval.store(s.to_bits(), Ordering::Relaxed);
         self.gil.set_interval(std::time::Duration::from_secs_f64(s));
     }
 
     pub fn switch_interval(&self) -> f64 {
-        f64::from_bits(self.switch_interval.load(Ordering::Relaxed))
+        // The GIL is the one place the interval lives.
+        self.gil.interval().as_secs_f64()
     }
 
     pub fn add_source(&self, filename: &str, source: &str) {
