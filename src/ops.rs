@@ -11,9 +11,7 @@ use num_integer::Integer;
 use num_traits::{One, Pow, Signed, ToPrimitive, Zero};
 
 use crate::ast::BinOp;
-use crate::dict::{
-    hash_value, int_float_cmp_b, int_float_cmp_i, num_eq, num_of, DictTable, Num, SetTable,
-};
+use crate::dict::{hash_value, int_float_cmp_b, int_float_cmp_i, num_eq, num_of, Num, SetTable};
 use crate::exceptions::{ExcKind, ExcObj};
 use crate::value::*;
 
@@ -1211,41 +1209,4 @@ pub fn as_index(v: &Value, what: impl FnOnce() -> String) -> PResult<i64> {
         ),
         _ => type_error(what()),
     }
-}
-
-pub fn bigint_value(v: &Value) -> Option<BigInt> {
-    to_bigint(v)
-}
-
-pub fn is_zero_int(v: &Value) -> bool {
-    matches!(v, Value::Int(0))
-}
-
-/// Make a dict value from pairs (used by the builtins and the VM).
-pub fn dict_from_pairs(pairs: Vec<(Value, Value)>) -> PResult<Value> {
-    let mut t = DictTable::new();
-    for (k, v) in pairs {
-        let h = hash_value(&k)?;
-        t.insert(h, k, v);
-    }
-    Ok(Value::dict(t))
-}
-
-pub fn int_sign(v: &BigInt) -> i32 {
-    if v.is_negative() {
-        -1
-    } else if v.is_zero() {
-        0
-    } else {
-        1
-    }
-}
-
-pub fn bigint_zero() -> BigInt {
-    BigInt::zero()
-}
-
-#[allow(dead_code)]
-fn _unused(_: &BigInt) -> bool {
-    BigInt::one().is_positive()
 }
