@@ -242,6 +242,12 @@ pub struct Code {
 }
 
 impl Code {
+    /// Parameters are positional only: no `*args`, `**kwargs` or keyword-only ones, and
+    /// not a generator (the calls that bind arguments by position straight into locals).
+    #[inline(always)]
+    pub fn plain_positional(&self) -> bool {
+        !self.has_varargs && !self.has_varkw && self.kwonlycount == 0 && !self.is_generator
+    }
     pub fn nlocals(&self) -> usize {
         self.local_names.len()
     }

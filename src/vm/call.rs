@@ -69,28 +69,30 @@ impl Vm {
                 && code.kwonlycount == 0
                 && !code.is_generator
             {
-                // Fast path: arguments move straight from the stack into the locals, and the
-                // function itself moves into the frame (no reference counting).
+                // Fast path: the locals are pushed as unbound, the arguments are popped
+                // into them (no moves through an iterator adaptor), and the function itself
+                // moves into the frame (no reference counting).
                 self.check_depth()?;
                 let nlocals = code.nlocals();
-                let Value::Func(f) = std::mem::replace(&mut self.stack[fidx], Value::None) else {
-                    unreachable!()
-                };
                 let locals_base = self.locals.len();
                 self.locals.reserve(nlocals);
-                self.locals.extend(self.stack.drain(fidx + 1..).map(Some));
+                for _ in 0..nlocals {
+                    self.locals.push(None);
+                }
+                for k in (0..argc).rev() {
+                    let v = self.stack.pop().expect("stack underflow");
+                    self.locals[locals_base + k] = Some(v);
+                }
+                let Some(Value::Func(f)) = self.stack.pop() else {
+                    unreachable!()
+                };
                 if argc < nparams {
                     // Trailing parameters take their defaults.
                     let first_default = nparams - f.defaults.len();
                     for k in argc..nparams {
-                        self.locals
-                            .push(Some(f.defaults[k - first_default].clone()));
+                        self.locals[locals_base + k] = Some(f.defaults[k - first_default].clone());
                     }
                 }
-                for _ in nparams.max(argc)..nlocals {
-                    self.locals.push(None);
-                }
-                std::mem::forget(self.stack.pop());
                 self.enter_frame(f, locals_base);
                 return Ok(true);
             }
@@ -108,6 +110,34 @@ impl Vm {
         let args = self.stack.split_off(fidx + 1);
         let func = self.stack.pop().unwrap();
         self.call_general(func, args, Vec::new())
+    }
+
+    /// The fast call: the Toy function at `stack[len - argc - 1]` takes exactly `argc`
+    /// positional parameters (no defaults used, no `*args`, `**kw` or keyword-only ones, not a
+    /// generator). Its locals are pushed as unbound, the arguments are popped into them and
+    /// the function moves into the new frame (no reference counting).
+    #[inline(always)]
+    pub(super) fn enter_exact(&mut self, argc: usize) -> PResult<()> {
+        self.check_depth()?;
+        let fidx = self.stack.len() - argc - 1;
+        let Value::Func(f) = &self.stack[fidx] else {
+            unreachable!("enter_exact: not a function")
+        };
+        let nlocals = f.code.nlocals();
+        let locals_base = self.locals.len();
+        self.locals.reserve(nlocals);
+        for _ in 0..nlocals {
+            self.locals.push(None);
+        }
+        for k in (0..argc).rev() {
+            let v = self.stack.pop().expect("stack underflow");
+            self.locals[locals_base + k] = Some(v);
+        }
+        let Some(Value::Func(f)) = self.stack.pop() else {
+            unreachable!("enter_exact: not a function")
+        };
+        self.enter_frame(f, locals_base);
+        Ok(())
     }
 
     fn check_depth(&self) -> PResult<()> {
@@ -128,9 +158,9 @@ impl Vm {
     #[inline(always)]
     fn enter_frame(&mut self, f: Arc<Function>, locals_base: usize) {
         let cells = if f.code.cellvars.is_empty() {
-            Vec::new()
+            None
         } else {
-            self.make_cells(&f.code, locals_base)
+            Some(self.make_cells(&f.code, locals_base))
         };
         self.frames.push(Frame {
             func: Some(f),
@@ -144,7 +174,7 @@ impl Vm {
     }
 
     #[inline(never)]
-    fn make_cells(&self, code: &crate::bytecode::Code, locals_base: usize) -> Vec<Arc<Cell>> {
+    fn make_cells(&self, code: &crate::bytecode::Code, locals_base: usize) -> Box<[Arc<Cell>]> {
         let mut cells = Vec::with_capacity(code.cellvars.len());
         for (ci, _) in code.cellvars.iter().enumerate() {
             let init = code
@@ -154,7 +184,7 @@ impl Vm {
                 .and_then(|(_, li)| self.locals[locals_base + *li as usize].clone());
             cells.push(Cell::new(init));
         }
-        cells
+        cells.into_boxed_slice()
     }
 
     /// `f(a, k=v)` with the callee, the arguments and then the keyword values on the stack
@@ -367,10 +397,8 @@ impl Vm {
 }
 
 fn make_generator(f: Arc<Function>, locals: Vec<Option<Value>>) -> Value {
-    let mut cells = Vec::new();
-    for _ in &f.code.cellvars {
-        cells.push(Cell::new(None));
-    }
+    let cells: Vec<Arc<Cell>> = f.code.cellvars.iter().map(|_| Cell::new(None)).collect();
+    let cells = (!cells.is_empty()).then(|| cells.into_boxed_slice());
     let frame = Frame {
         func: Some(f),
         cells,

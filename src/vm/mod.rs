@@ -14,7 +14,7 @@
 mod call;
 pub mod iter;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -132,7 +132,8 @@ pub struct Frame {
     /// it (moved out of here, so a frame switch costs no reference counting); it is put back
     /// before anything else can look at the frame (a call, an exception, a yield).
     pub func: Option<Arc<Function>>,
-    pub cells: Vec<Arc<Cell>>,
+    /// The cells this frame's code creates (None when it creates none: most frames).
+    pub cells: Option<Box<[Arc<Cell>]>>,
     pub ip: usize,
     pub stack_base: usize,
     pub locals_base: usize,
@@ -229,7 +230,7 @@ impl Vm {
         });
         self.frames.push(Frame {
             func: Some(func),
-            cells: Vec::new(),
+            cells: None,
             ip: 0,
             stack_base: self.stack.len(),
             locals_base: self.locals.len(),
@@ -333,6 +334,24 @@ impl Vm {
     /// Execute until the frame stack is back to `stop_depth` frames; return the value that
     /// the last frame returned (or yielded).
     pub fn run(&mut self, stop_depth: usize) -> PResult<Value> {
+        // The two words the eval breaker polls, reached through a local handle on the
+        // runtime (no pointer chase through `self` at every check point).
+        let rt = self.rt.clone();
+        let breaker: &AtomicU32 = rt.gil.breaker();
+        let interrupted: &AtomicBool = &rt.interrupted;
+        // Instructions executed by this call of `run`, kept in a local (a register or a stack
+        // slot, not a field behind `self`) and added to `self.executed` whenever `run` returns
+        // or reaches a check point.
+        let mut executed: u64 = 0;
+        // Leave `run` with an exception that no handler in these frames catches.
+        macro_rules! unwind_or_exit {
+            ($e:expr, $tb:expr) => {
+                if let Err(x) = self.unwind($e, $tb, stop_depth) {
+                    self.executed += executed;
+                    return Err(x);
+                }
+            };
+        }
         'frames: loop {
             let fi = self.frames.len() - 1;
             let func: Arc<Function> = self.frames[fi]
@@ -382,17 +401,17 @@ impl Vm {
                 ($e:expr) => {{
                     restore!();
                     if let Err(e) = $e {
-                        self.unwind(e, true, stop_depth)?;
+                        unwind_or_exit!(e, true);
                     }
                     continue 'frames;
                 }};
             }
             macro_rules! check_breaker {
                 () => {
-                    if self.rt.gil.breaker().load(Ordering::Relaxed) != 0
-                        || self.rt.interrupted.load(Ordering::Relaxed)
-                    {
+                    if breaker.load(Ordering::Relaxed) != 0 || interrupted.load(Ordering::Relaxed) {
                         save_ip!();
+                        self.executed += executed;
+                        executed = 0;
                         tri!(self.handle_eval_breaker());
                     }
                 };
@@ -432,7 +451,7 @@ impl Vm {
             let error: Arc<ExcObj> = loop {
                 let instr = instrs[ip];
                 ip += 1;
-                self.executed += 1;
+                executed += 1;
                 match instr {
                     Instr::Nop => {}
                     Instr::LoadConst(k) => self.stack.push(code.consts[k as usize].clone()),
@@ -450,7 +469,7 @@ impl Vm {
                                 4 => x == k,
                                 _ => x != k,
                             };
-                            self.executed += 3;
+                            executed += 3;
                             ip += 3;
                             if !r {
                                 let Instr::JumpIfFalse(t) = instrs[ip - 1] else {
@@ -469,7 +488,7 @@ impl Vm {
                         if let Some(Value::Int(x)) = &self.locals[locals_base + a as usize] {
                             if let Some(r) = int_fast(o as u32, *x, k as i64) {
                                 self.stack.push(Value::Int(r));
-                                self.executed += 2;
+                                executed += 2;
                                 ip += 2;
                                 continue;
                             }
@@ -480,7 +499,7 @@ impl Vm {
                         if let Some(Value::Int(x)) = &mut self.locals[locals_base + a as usize] {
                             if let Some(r) = int_fast(o as u32, *x, k as i64) {
                                 *x = r;
-                                self.executed += 3;
+                                executed += 3;
                                 ip += 3;
                                 continue;
                             }
@@ -495,7 +514,7 @@ impl Vm {
                             let (x, y) = (x.clone(), y.clone());
                             self.stack.push(x);
                             self.stack.push(y);
-                            self.executed += 1;
+                            executed += 1;
                             ip += 1;
                         } else {
                             load_fast!(a)
@@ -517,7 +536,7 @@ impl Vm {
                         }
                     }
                     Instr::LoadDeref(i) => {
-                        let v = cell_at(&self.frames[fi].cells, &func, i)
+                        let v = cell_at(self.frames[fi].cells.as_deref().unwrap_or(&[]), &func, i)
                             .value
                             .lock()
                             .clone();
@@ -528,10 +547,10 @@ impl Vm {
                     }
                     Instr::StoreDeref(i) => {
                         let v = pop!();
-                        *cell_at(&self.frames[fi].cells, &func, i).value.lock() = Some(v);
+                        *cell_at(self.frames[fi].cells.as_deref().unwrap_or(&[]), &func, i).value.lock() = Some(v);
                     }
                     Instr::DeleteDeref(i) => {
-                        let old = cell_at(&self.frames[fi].cells, &func, i)
+                        let old = cell_at(self.frames[fi].cells.as_deref().unwrap_or(&[]), &func, i)
                             .value
                             .lock()
                             .take();
@@ -899,7 +918,7 @@ impl Vm {
                         match next {
                             Some(v) => {
                                 discard_opt(self.locals[locals_base + slot as usize].replace(v));
-                                self.executed += 1;
+                                executed += 1;
                                 ip += 1;
                             }
                             None => {
@@ -1031,7 +1050,7 @@ impl Vm {
                         let closure = child
                             .free_sources
                             .iter()
-                            .map(|&i| cell_at(&frame.cells, &func, i).clone())
+                            .map(|&i| cell_at(frame.cells.as_deref().unwrap_or(&[]), &func, i).clone())
                             .collect();
                         let f = Function {
                             code: child,
@@ -1046,7 +1065,17 @@ impl Vm {
                         save_ip!();
                         check_breaker!();
                         let fidx = self.stack.len() - argc as usize - 1;
-                        // Builtins run right here; Toy functions get a frame of their own.
+                        // Toy functions called with exactly their positional parameters get
+                        // a frame right here; builtins run right here.
+                        if let Value::Func(f) = &self.stack[fidx] {
+                            if f.code.argcount == argc as u32 && f.code.plain_positional() {
+                                restore!();
+                                if let Err(e) = self.enter_exact(argc as usize) {
+                                    unwind_or_exit!(e, true);
+                                }
+                                continue 'frames;
+                            }
+                        }
                         if let Value::Builtin(b) = &self.stack[fidx] {
                             if b.bound.is_none() {
                                 let bf = b.func;
@@ -1092,15 +1121,28 @@ impl Vm {
                     }
                     Instr::Return => {
                         let v = pop!();
-                        let frame = self.frames.pop().unwrap();
-                        self.stack.truncate(frame.stack_base);
-                        self.locals.truncate(frame.locals_base);
-                        self.iters.truncate(frame.iter_base);
-                        if let Some(g) = &frame.gen {
+                        let frame = self.frames.pop().expect("frame stack underflow");
+                        self.release_frame_storage(&frame);
+                        // Dropped field by field so that the common case (no cells, not a
+                        // generator, the function held by `func`) runs no drop glue.
+                        let Frame {
+                            func: held, cells, gen, ..
+                        } = frame;
+                        debug_assert!(held.is_none());
+                        std::mem::forget(held);
+                        if cells.is_some() {
+                            drop(cells);
+                        } else {
+                            std::mem::forget(cells);
+                        }
+                        if let Some(g) = gen {
                             *g.state.lock() = IterState::Done;
                             self.yielded = false;
+                        } else {
+                            std::mem::forget(gen);
                         }
                         if self.frames.len() == stop_depth {
+                            self.executed += executed;
                             return Ok(v);
                         }
                         self.stack.push(v);
@@ -1123,7 +1165,8 @@ impl Vm {
                             }));
                         }
                         self.yielded = true;
-                        return Ok(v);
+                        self.executed += executed;
+                            return Ok(v);
                     }
                     Instr::Raise(n) => {
                         save_ip!();
@@ -1316,7 +1359,7 @@ impl Vm {
             // An instruction raised `error`: find a handler, unwinding frames as needed.
             save_ip!();
             restore!();
-            self.unwind(error, add_tb, stop_depth)?;
+            unwind_or_exit!(error, add_tb);
         }
     }
 
@@ -1392,6 +1435,22 @@ impl Vm {
                 ExcKind::NameError,
                 format!("name '{}' is not defined", self.rt.global_name(slot)),
             ),
+        }
+    }
+
+    /// Drop what a finished frame left on the value, locals and iterator stacks. Written
+    /// as pops so that ints and other immediates skip the drop glue (a return usually
+    /// leaves a few int locals and nothing else).
+    #[inline(always)]
+    fn release_frame_storage(&mut self, frame: &Frame) {
+        while self.stack.len() > frame.stack_base {
+            discard(self.stack.pop().expect("stack underflow"));
+        }
+        while self.locals.len() > frame.locals_base {
+            discard_opt(self.locals.pop().expect("locals underflow"));
+        }
+        if self.iters.len() > frame.iter_base {
+            self.iters.truncate(frame.iter_base);
         }
     }
 
