@@ -958,6 +958,7 @@ pub fn repr_plain(v: &Value) -> String {
 pub fn repr_into(v: &Value, out: &mut String) {
     match v {
         Value::None => out.push_str("None"),
+        Value::Unbound => out.push_str("<unbound>"),
         Value::Bool(true) => out.push_str("True"),
         Value::Bool(false) => out.push_str("False"),
         Value::Int(i) => {

@@ -41,6 +41,9 @@ pub enum Value {
     Type(TypeKind),
     Slice(Arc<SliceObj>),
     Native(Arc<NativeBox>),
+    /// An unbound local variable slot. Lives only in the VM's local slots (never on the
+    /// operand stack or in any object): `LoadFast` turns it into `UnboundLocalError`.
+    Unbound,
 }
 
 /// Drop a value, skipping the (out-of-line) drop glue when it is an immediate: the dispatch
@@ -49,7 +52,12 @@ pub enum Value {
 pub fn discard(v: Value) {
     if matches!(
         v,
-        Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Type(_)
+        Value::None
+            | Value::Bool(_)
+            | Value::Int(_)
+            | Value::Float(_)
+            | Value::Type(_)
+            | Value::Unbound
     ) {
         std::mem::forget(v);
     } else {
@@ -99,6 +107,7 @@ impl Value {
             Value::Exc(x) => Value::Exc(Arc::clone(x)),
             Value::Slice(x) => Value::Slice(Arc::clone(x)),
             Value::Native(x) => Value::Native(Arc::clone(x)),
+            Value::Unbound => Value::Unbound,
         }
     }
 }
@@ -638,6 +647,7 @@ impl Value {
             Value::Type(_) => TypeKind::Type,
             Value::Slice(_) => TypeKind::Slice,
             Value::Native(n) => TypeKind::Native(NativeType::of(n.0.type_name())),
+            Value::Unbound => TypeKind::NoneType,
         }
     }
 

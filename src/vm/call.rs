@@ -69,31 +69,7 @@ impl Vm {
                 && code.kwonlycount == 0
                 && !code.is_generator
             {
-                // Fast path: the locals are pushed as unbound, the arguments are popped
-                // into them (no moves through an iterator adaptor), and the function itself
-                // moves into the frame (no reference counting).
-                self.check_depth()?;
-                let nlocals = code.nlocals();
-                let locals_base = self.locals.len();
-                self.locals.reserve(nlocals);
-                for _ in 0..nlocals {
-                    self.locals.push(None);
-                }
-                for k in (0..argc).rev() {
-                    let v = self.stack.pop().expect("stack underflow");
-                    self.locals[locals_base + k] = Some(v);
-                }
-                let Some(Value::Func(f)) = self.stack.pop() else {
-                    unreachable!()
-                };
-                if argc < nparams {
-                    // Trailing parameters take their defaults.
-                    let first_default = nparams - f.defaults.len();
-                    for k in argc..nparams {
-                        self.locals[locals_base + k] = Some(f.defaults[k - first_default].clone());
-                    }
-                }
-                self.enter_frame(f, locals_base);
+                self.enter_from_stack(argc)?;
                 return Ok(true);
             }
         }
@@ -112,31 +88,30 @@ impl Vm {
         self.call_general(func, args, Vec::new())
     }
 
-    /// The fast call: the Toy function at `stack[len - argc - 1]` takes exactly `argc`
-    /// positional parameters (no defaults used, no `*args`, `**kw` or keyword-only ones, not a
-    /// generator). Its locals are pushed as unbound, the arguments are popped into them and
-    /// the function moves into the new frame (no reference counting).
+    /// The fast call: the Toy function at `stack[len - argc - 1]` takes `argc` positional
+    /// parameters, or more that have defaults (and no `*args`, `**kw` or keyword-only ones; not
+    /// a generator). The arguments already sit where its first locals go: the missing
+    /// parameters take their defaults, the other locals start unbound, and the function moves
+    /// out of its stack slot into the new frame (no reference counting).
     #[inline(always)]
-    pub(super) fn enter_exact(&mut self, argc: usize) -> PResult<()> {
+    pub(super) fn enter_from_stack(&mut self, argc: usize) -> PResult<()> {
         self.check_depth()?;
         let fidx = self.stack.len() - argc - 1;
-        let Value::Func(f) = &self.stack[fidx] else {
-            unreachable!("enter_exact: not a function")
+        let Value::Func(f) = std::mem::replace(&mut self.stack[fidx], Value::None) else {
+            unreachable!("enter_from_stack: not a function")
         };
-        let nlocals = f.code.nlocals();
-        let locals_base = self.locals.len();
-        self.locals.reserve(nlocals);
-        for _ in 0..nlocals {
-            self.locals.push(None);
+        let code = &f.code;
+        let (nparams, nlocals) = (code.argcount as usize, code.nlocals());
+        if argc < nparams {
+            let first_default = nparams - f.defaults.len();
+            for k in argc..nparams {
+                self.stack.push(f.defaults[k - first_default].clone());
+            }
         }
-        for k in (0..argc).rev() {
-            let v = self.stack.pop().expect("stack underflow");
-            self.locals[locals_base + k] = Some(v);
+        for _ in nparams.max(argc)..nlocals {
+            self.stack.push(Value::Unbound);
         }
-        let Some(Value::Func(f)) = self.stack.pop() else {
-            unreachable!("enter_exact: not a function")
-        };
-        self.enter_frame(f, locals_base);
+        self.enter_frame(f, fidx + 1, fidx);
         Ok(())
     }
 
@@ -152,11 +127,12 @@ impl Vm {
         Ok(())
     }
 
-    /// Push the frame of `f`, whose locals already start at `locals_base`. The frame's cells
-    /// are the ones this code creates (`code.cellvars`); its free variables are read from
-    /// `f.closure` (see `cell_at`).
+    /// Push the frame of `f`, whose locals are the top slots of the stack from `locals_base`
+    /// (its operand stack starts right above them); its return cuts the stack back to
+    /// `pop_to`. The frame's cells are the ones this code creates (`code.cellvars`); its free
+    /// variables are read from `f.closure` (see `cell_at`).
     #[inline(always)]
-    fn enter_frame(&mut self, f: Arc<Function>, locals_base: usize) {
+    fn enter_frame(&mut self, f: Arc<Function>, locals_base: usize, pop_to: usize) {
         let cells = if f.code.cellvars.is_empty() {
             None
         } else {
@@ -168,9 +144,18 @@ impl Vm {
             ip: 0,
             stack_base: self.stack.len(),
             locals_base,
+            pop_to,
             iter_base: self.iters.len(),
             gen: None,
         });
+    }
+
+    /// Push the frame of `f` with the locals bound by `bind_args` (None: unbound).
+    fn push_frame_with(&mut self, f: Arc<Function>, locals: Vec<Option<Value>>) {
+        let base = self.stack.len();
+        self.stack
+            .extend(locals.into_iter().map(|v| v.unwrap_or(Value::Unbound)));
+        self.enter_frame(f, base, base);
     }
 
     #[inline(never)]
@@ -181,7 +166,10 @@ impl Vm {
                 .cell_params
                 .iter()
                 .find(|(c, _)| *c as usize == ci)
-                .and_then(|(_, li)| self.locals[locals_base + *li as usize].clone());
+                .and_then(|(_, li)| match &self.stack[locals_base + *li as usize] {
+                    Value::Unbound => None,
+                    v => Some(v.clone()),
+                });
             cells.push(Cell::new(init));
         }
         cells.into_boxed_slice()
@@ -247,27 +235,25 @@ impl Vm {
                 let Value::Func(f) = std::mem::replace(&mut self.stack[fidx], Value::None) else {
                     unreachable!()
                 };
-                let base = self.locals.len();
-                self.locals.reserve(nlocals);
-                for _ in 0..nlocals {
-                    self.locals.push(None);
-                }
+                let mut locals: smallvec::SmallVec<[Value; 8]> =
+                    (0..nlocals).map(|_| Value::Unbound).collect();
                 for k in 0..argc {
                     let v = std::mem::replace(&mut self.stack[fidx + 1 + k], Value::None);
                     let slot = if k < npos { k } else { pos[k - npos] };
-                    self.locals[base + slot] = Some(v);
+                    locals[slot] = v;
                 }
                 for i in npos..argcount + kwonly {
-                    if self.locals[base + i].is_none() {
-                        self.locals[base + i] = if i < argcount {
-                            Some(f.defaults[i - first_default].clone())
+                    if matches!(locals[i], Value::Unbound) {
+                        locals[i] = if i < argcount {
+                            f.defaults[i - first_default].clone()
                         } else {
-                            f.kwdefaults[i - argcount].clone()
+                            f.kwdefaults[i - argcount].clone().unwrap_or(Value::Unbound)
                         };
                     }
                 }
                 self.stack.truncate(fidx);
-                self.enter_frame(f, base);
+                self.stack.extend(locals);
+                self.enter_frame(f, fidx, fidx);
                 return Ok(true);
             }
         }
@@ -295,9 +281,7 @@ impl Vm {
                     self.stack.push(g);
                     return Ok(false);
                 }
-                let locals_base = self.locals.len();
-                self.locals.extend(locals);
-                self.enter_frame(f, locals_base);
+                self.push_frame_with(f, locals);
                 Ok(true)
             }
             _ => {
@@ -321,10 +305,8 @@ impl Vm {
                 self.check_depth()?;
                 let names = names.items.iter().map(|n| n.as_str().unwrap_or(""));
                 let locals = bind_args(f, args, names.zip(kwvals))?;
-                let locals_base = self.locals.len();
-                self.locals.extend(locals);
                 if let Value::Func(f) = callee {
-                    self.enter_frame(f, locals_base);
+                    self.push_frame_with(f, locals);
                 }
                 return Ok(true);
             }
@@ -363,9 +345,7 @@ impl Vm {
                     return Ok(make_generator(f, locals));
                 }
                 let depth = self.frames.len();
-                let locals_base = self.locals.len();
-                self.locals.extend(locals);
-                self.enter_frame(f, locals_base);
+                self.push_frame_with(f, locals);
                 self.native_depth += 1;
                 let r = self.run(depth);
                 self.native_depth -= 1;
@@ -403,15 +383,18 @@ fn make_generator(f: Arc<Function>, locals: Vec<Option<Value>>) -> Value {
         func: Some(f),
         cells,
         ip: 0,
-        stack_base: 0,
+        stack_base: locals.len(),
         locals_base: 0,
+        pop_to: 0,
         iter_base: 0,
         gen: None,
     };
     Value::iter(IterState::Gen(Box::new(GenState {
         frame,
-        locals,
-        stack: Vec::new(),
+        stack: locals
+            .into_iter()
+            .map(|v| v.unwrap_or(Value::Unbound))
+            .collect(),
         iters: Vec::new(),
     })))
 }

@@ -289,15 +289,16 @@ impl Vm {
     fn resume(&mut self, obj: &Arc<IterObj>, g: Box<super::GenState>) -> PResult<Option<Value>> {
         let super::GenState {
             mut frame,
-            locals,
             stack,
             iters,
         } = *g;
-        frame.locals_base = self.locals.len();
-        frame.stack_base = self.stack.len();
+        // The saved slots go back on top of the stack: the frame's positions move with them.
+        let base = self.stack.len();
+        frame.stack_base = base + (frame.stack_base - frame.locals_base);
+        frame.locals_base = base;
+        frame.pop_to = base;
         frame.iter_base = self.iters.len();
         frame.gen = Some(obj.clone());
-        self.locals.extend(locals);
         self.stack.extend(stack);
         self.iters.extend(iters);
         let depth = self.frames.len();

@@ -135,8 +135,13 @@ pub struct Frame {
     /// The cells this frame's code creates (None when it creates none: most frames).
     pub cells: Option<Box<[Arc<Cell>]>>,
     pub ip: usize,
+    /// The frame's slots on the thread's one value stack: its locals start at `locals_base`
+    /// (unbound ones hold `Value::Unbound`), its operand stack at `stack_base` (right after
+    /// the locals), and on return the stack is cut back to `pop_to` (below the locals: the
+    /// callee's slot of the call that made this frame, when it was made from the stack).
     pub stack_base: usize,
     pub locals_base: usize,
+    pub pop_to: usize,
     pub iter_base: usize,
     /// For a generator-expression frame: the generator object it belongs to.
     pub gen: Option<Arc<IterObj>>,
@@ -151,10 +156,10 @@ impl Frame {
     }
 }
 
-/// A suspended generator: its frame and the parts of the three stacks that belong to it.
+/// A suspended generator: its frame and the parts of the two stacks that belong to it (its
+/// locals and operand stack, then its loop iterators).
 pub struct GenState {
     pub frame: Frame,
-    pub locals: Vec<Option<Value>>,
     pub stack: Vec<Value>,
     pub iters: Vec<LoopIter>,
 }
@@ -162,8 +167,8 @@ pub struct GenState {
 pub struct Vm {
     pub rt: Arc<Runtime>,
     pub frames: Vec<Frame>,
+    /// Every frame's locals and operand stack, one frame above the other.
     pub stack: Vec<Value>,
-    pub locals: Vec<Option<Value>>,
     pub iters: Vec<LoopIter>,
     /// The exception being handled (`sys.exc_info()`), for bare `raise` and chaining.
     pub exc_info: Option<Arc<ExcObj>>,
@@ -207,8 +212,7 @@ impl Vm {
             executed: 0,
             rt,
             frames: Vec::with_capacity(64),
-            stack: Vec::with_capacity(1024),
-            locals: Vec::with_capacity(1024),
+            stack: Vec::with_capacity(2048),
             iters: Vec::with_capacity(64),
             exc_info: None,
             yielded: false,
@@ -228,16 +232,18 @@ impl Vm {
             kwdefaults: Vec::new(),
             closure: Vec::new(),
         });
+        let base = self.stack.len();
+        self.stack.resize(base + n, Value::Unbound);
         self.frames.push(Frame {
             func: Some(func),
             cells: None,
             ip: 0,
-            stack_base: self.stack.len(),
-            locals_base: self.locals.len(),
+            stack_base: base + n,
+            locals_base: base,
+            pop_to: base,
             iter_base: self.iters.len(),
             gen: None,
         });
-        self.locals.resize(self.locals.len() + n, None);
         self.run(depth)
     }
 
@@ -419,18 +425,18 @@ impl Vm {
 
             macro_rules! load_fast {
                 ($i:expr) => {
-                    match &self.locals[locals_base + $i as usize] {
-                        Some(v) => {
-                            let v = v.clone();
-                            self.stack.push(v)
-                        }
-                        None => tri!(err(
+                    match &self.stack[locals_base + $i as usize] {
+                        Value::Unbound => tri!(err(
                             ExcKind::UnboundLocalError,
                             format!(
                                 "cannot access local variable '{}' where it is not associated with a value",
                                 code.local_names[$i as usize]
                             )
                         )),
+                        v => {
+                            let v = v.clone();
+                            self.stack.push(v)
+                        }
                     }
                 };
             }
@@ -459,7 +465,7 @@ impl Vm {
                     Instr::LoadNone => self.stack.push(Value::None),
                     Instr::LoadFast(i) => load_fast!(i),
                     Instr::FastCmpIntJump(c, a, k) => {
-                        if let Some(Value::Int(x)) = &self.locals[locals_base + a as usize] {
+                        if let Value::Int(x) = &self.stack[locals_base + a as usize] {
                             let (x, k) = (*x, k as i64);
                             let r = match c {
                                 0 => x < k,
@@ -485,7 +491,7 @@ impl Vm {
                         }
                     }
                     Instr::FastIntOp(o, a, k) => {
-                        if let Some(Value::Int(x)) = &self.locals[locals_base + a as usize] {
+                        if let Value::Int(x) = &self.stack[locals_base + a as usize] {
                             if let Some(r) = int_fast(o as u32, *x, k as i64) {
                                 self.stack.push(Value::Int(r));
                                 executed += 2;
@@ -496,7 +502,7 @@ impl Vm {
                         load_fast!(a)
                     }
                     Instr::FastIntOpStore(o, a, k) => {
-                        if let Some(Value::Int(x)) = &mut self.locals[locals_base + a as usize] {
+                        if let Value::Int(x) = &mut self.stack[locals_base + a as usize] {
                             if let Some(r) = int_fast(o as u32, *x, k as i64) {
                                 *x = r;
                                 executed += 3;
@@ -507,10 +513,11 @@ impl Vm {
                         load_fast!(a)
                     }
                     Instr::LoadFast2(a, b) => {
-                        if let (Some(x), Some(y)) = (
-                            &self.locals[locals_base + a as usize],
-                            &self.locals[locals_base + b as usize],
-                        ) {
+                        let (x, y) = (
+                            &self.stack[locals_base + a as usize],
+                            &self.stack[locals_base + b as usize],
+                        );
+                        if !matches!(x, Value::Unbound) && !matches!(y, Value::Unbound) {
                             let (x, y) = (x.clone(), y.clone());
                             self.stack.push(x);
                             self.stack.push(y);
@@ -522,10 +529,14 @@ impl Vm {
                     }
                     Instr::StoreFast(i) => {
                         let v = pop!();
-                        discard_opt(self.locals[locals_base + i as usize].replace(v));
+                        discard(std::mem::replace(&mut self.stack[locals_base + i as usize], v));
                     }
                     Instr::DeleteFast(i) => {
-                        if self.locals[locals_base + i as usize].take().is_none() {
+                        let old = std::mem::replace(
+                            &mut self.stack[locals_base + i as usize],
+                            Value::Unbound,
+                        );
+                        if matches!(old, Value::Unbound) {
                             tri!(err(
                                 ExcKind::UnboundLocalError,
                                 format!(
@@ -917,7 +928,10 @@ impl Vm {
                         let next = for_next!();
                         match next {
                             Some(v) => {
-                                discard_opt(self.locals[locals_base + slot as usize].replace(v));
+                                discard(std::mem::replace(
+                                    &mut self.stack[locals_base + slot as usize],
+                                    v,
+                                ));
                                 executed += 1;
                                 ip += 1;
                             }
@@ -1068,9 +1082,13 @@ impl Vm {
                         // Toy functions called with exactly their positional parameters get
                         // a frame right here; builtins run right here.
                         if let Value::Func(f) = &self.stack[fidx] {
-                            if f.code.argcount == argc as u32 && f.code.plain_positional() {
+                            let (np, nd) = (f.code.argcount as usize, f.defaults.len());
+                            if argc as usize <= np
+                                && argc as usize + nd >= np
+                                && f.code.plain_positional()
+                            {
                                 restore!();
-                                if let Err(e) = self.enter_exact(argc as usize) {
+                                if let Err(e) = self.enter_from_stack(argc as usize) {
                                     unwind_or_exit!(e, true);
                                 }
                                 continue 'frames;
@@ -1153,13 +1171,12 @@ impl Vm {
                         save_ip!();
                         restore!();
                         let frame = self.frames.pop().unwrap();
-                        let locals = self.locals.split_off(frame.locals_base);
-                        let stack = self.stack.split_off(frame.stack_base);
+                        let stack = self.stack.split_off(frame.locals_base);
                         let iters = self.iters.split_off(frame.iter_base);
+                        self.stack.truncate(frame.pop_to);
                         if let Some(g) = frame.gen.clone() {
                             *g.state.lock() = IterState::Gen(Box::new(GenState {
                                 frame,
-                                locals,
                                 stack,
                                 iters,
                             }));
@@ -1443,11 +1460,8 @@ impl Vm {
     /// leaves a few int locals and nothing else).
     #[inline(always)]
     fn release_frame_storage(&mut self, frame: &Frame) {
-        while self.stack.len() > frame.stack_base {
+        while self.stack.len() > frame.pop_to {
             discard(self.stack.pop().expect("stack underflow"));
-        }
-        while self.locals.len() > frame.locals_base {
-            discard_opt(self.locals.pop().expect("locals underflow"));
         }
         if self.iters.len() > frame.iter_base {
             self.iters.truncate(frame.iter_base);
@@ -1484,9 +1498,7 @@ impl Vm {
                 return Ok(());
             }
             let frame = self.frames.pop().unwrap();
-            self.stack.truncate(frame.stack_base);
-            self.locals.truncate(frame.locals_base);
-            self.iters.truncate(frame.iter_base);
+            self.release_frame_storage(&frame);
             if let Some(g) = &frame.gen {
                 *g.state.lock() = IterState::Done;
             }
