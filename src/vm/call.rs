@@ -235,25 +235,30 @@ impl Vm {
                 let Value::Func(f) = std::mem::replace(&mut self.stack[fidx], Value::None) else {
                     unreachable!()
                 };
-                let mut locals: smallvec::SmallVec<[Value; 8]> =
-                    (0..nlocals).map(|_| Value::Unbound).collect();
-                for k in 0..argc {
-                    let v = std::mem::replace(&mut self.stack[fidx + 1 + k], Value::None);
-                    let slot = if k < npos { k } else { pos[k - npos] };
-                    locals[slot] = v;
+                // The positional arguments already sit in their slots (from fidx + 1); the
+                // keyword values are popped, the other locals pushed as unbound, and each
+                // keyword value stored into its parameter's slot.
+                let mut kv: [Option<Value>; 8] = Default::default();
+                for j in (0..nkw).rev() {
+                    kv[j] = self.stack.pop();
+                }
+                let base = fidx + 1;
+                for _ in npos..nlocals {
+                    self.stack.push(Value::Unbound);
+                }
+                for j in 0..nkw {
+                    self.stack[base + pos[j]] = kv[j].take().expect("keyword value");
                 }
                 for i in npos..argcount + kwonly {
-                    if matches!(locals[i], Value::Unbound) {
-                        locals[i] = if i < argcount {
+                    if matches!(self.stack[base + i], Value::Unbound) {
+                        self.stack[base + i] = if i < argcount {
                             f.defaults[i - first_default].clone()
                         } else {
                             f.kwdefaults[i - argcount].clone().unwrap_or(Value::Unbound)
                         };
                     }
                 }
-                self.stack.truncate(fidx);
-                self.stack.extend(locals);
-                self.enter_frame(f, fidx, fidx);
+                self.enter_frame(f, base, fidx);
                 return Ok(true);
             }
         }
