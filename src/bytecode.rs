@@ -179,6 +179,12 @@ pub enum Instr {
     LoadFast2(u16, u16),
     /// `ForIter t; StoreFast a` as (a, t): the next item goes straight into the local.
     ForIterStore(u16, u32),
+    /// `LoadFast a; LoadFast b; <binop o>` as (o, a, b): both ints, the result is pushed.
+    /// Otherwise it is `LoadFast2(a, b)`.
+    FastBinLocals(u8, u16, u16),
+    /// `LoadInt k; <binop o>` as (o, k): the top of the stack, an int, is replaced by
+    /// `top o k`. Otherwise it is `LoadInt k`.
+    BinConstInt(u8, i32),
 }
 
 impl Instr {
@@ -188,7 +194,8 @@ impl Instr {
             Instr::FastCmpIntJump(_, a, _)
             | Instr::FastIntOp(_, a, _)
             | Instr::FastIntOpStore(_, a, _) => Instr::LoadFast(a as u32),
-            Instr::LoadFast2(a, _) => Instr::LoadFast(a as u32),
+            Instr::LoadFast2(a, _) | Instr::FastBinLocals(_, a, _) => Instr::LoadFast(a as u32),
+            Instr::BinConstInt(_, k) => Instr::LoadInt(k),
             Instr::ForIterStore(_, t) => Instr::ForIter(t),
             other => other,
         }

@@ -41,6 +41,10 @@ pub fn optimize(mut instrs: Vec<Instr>) -> Vec<Instr> {
             }
             continue;
         }
+        if let (Instr::LoadInt(k), Some(o)) = (orig[p], binop_code(at(p + 1))) {
+            instrs[p] = Instr::BinConstInt(o, k);
+            continue;
+        }
         let Instr::LoadFast(a) = orig[p] else {
             continue;
         };
@@ -63,7 +67,10 @@ pub fn optimize(mut instrs: Vec<Instr>) -> Vec<Instr> {
         }
         if let Instr::LoadFast(b) = at(p + 1) {
             if let (Ok(a16), Ok(b16)) = (u16::try_from(a), u16::try_from(b)) {
-                instrs[p] = Instr::LoadFast2(a16, b16);
+                instrs[p] = match binop_code(at(p + 2)) {
+                    Some(o) => Instr::FastBinLocals(o, a16, b16),
+                    None => Instr::LoadFast2(a16, b16),
+                };
             }
         }
     }

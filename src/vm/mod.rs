@@ -512,6 +512,40 @@ impl Vm {
                         }
                         load_fast!(a)
                     }
+                    Instr::BinConstInt(o, k) => {
+                        if let Some(Value::Int(x)) = self.stack.last_mut() {
+                            if let Some(r) = int_fast(o as u32, *x, k as i64) {
+                                *x = r;
+                                executed += 1;
+                                ip += 1;
+                                continue;
+                            }
+                        }
+                        self.stack.push(Value::Int(k as i64));
+                    }
+                    Instr::FastBinLocals(o, a, b) => {
+                        let (x, y) = (
+                            &self.stack[locals_base + a as usize],
+                            &self.stack[locals_base + b as usize],
+                        );
+                        if let (Value::Int(x), Value::Int(y)) = (x, y) {
+                            if let Some(r) = int_fast(o as u32, *x, *y) {
+                                self.stack.push(Value::Int(r));
+                                executed += 2;
+                                ip += 2;
+                                continue;
+                            }
+                        }
+                        if !matches!(x, Value::Unbound) && !matches!(y, Value::Unbound) {
+                            let (x, y) = (x.clone(), y.clone());
+                            self.stack.push(x);
+                            self.stack.push(y);
+                            executed += 1;
+                            ip += 1;
+                        } else {
+                            load_fast!(a)
+                        }
+                    }
                     Instr::LoadFast2(a, b) => {
                         let (x, y) = (
                             &self.stack[locals_base + a as usize],
