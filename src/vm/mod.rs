@@ -607,7 +607,12 @@ impl Vm {
                         let ver = globals.version.load(Ordering::Acquire);
                         if let Some((cver, Some(v))) = self.gcache.get(slot as usize) {
                             if *cver == ver {
-                                let v = v.clone();
+                                // Globals are mostly functions about to be called: their
+                                // reference count is bumped right here, not out of line.
+                                let v = match v {
+                                    Value::Func(f) => Value::Func(Arc::clone(f)),
+                                    v => v.clone(),
+                                };
                                 self.stack.push(v);
                                 continue;
                             }
