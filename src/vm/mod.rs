@@ -951,8 +951,9 @@ impl Vm {
                         let it = tri!(LoopIter::new(&v));
                         self.iters.push(it);
                     }
+                    // No eval-breaker check in ForIter: every loop comes back to it through
+                    // a backward jump, which checks.
                     Instr::ForIter(t) => {
-                        check_breaker!();
                         let next = for_next!();
                         match next {
                             Some(v) => self.stack.push(v),
@@ -963,7 +964,23 @@ impl Vm {
                         }
                     }
                     Instr::ForIterStore(slot, t) => {
-                        check_breaker!();
+                        // The commonest loop, `for i in range(...)` into an int local: no
+                        // value built, moved or dropped.
+                        if let Some(LoopIter::Range { cur, stop, step }) = self.iters.last_mut() {
+                            if (*step > 0 && *cur < *stop) || (*step < 0 && *cur > *stop) {
+                                let v = *cur;
+                                *cur += *step;
+                                let slot = &mut self.stack[locals_base + slot as usize];
+                                if let Value::Int(x) = slot {
+                                    *x = v;
+                                } else {
+                                    discard(std::mem::replace(slot, Value::Int(v)));
+                                }
+                                executed += 1;
+                                ip += 1;
+                                continue;
+                            }
+                        }
                         let next = for_next!();
                         match next {
                             Some(v) => {
