@@ -131,12 +131,7 @@ pub fn add(a: &Value, b: &Value) -> PResult<Value> {
             None => Value::from_bigint(BigInt::from(*x) + y),
         }),
         (Value::Float(x), Value::Float(y)) => Ok(Value::Float(x + y)),
-        (Value::Str(x), Value::Str(y)) => {
-            let mut s = String::with_capacity(x.s.len() + y.s.len());
-            s.push_str(&x.s);
-            s.push_str(&y.s);
-            Ok(Value::str(s))
-        }
+        (Value::Str(x), Value::Str(y)) => Ok(str_concat(x, y)),
         (Value::List(x), Value::List(y)) => {
             let mut v = x.items.lock().clone();
             let other = y.items.lock().clone();
@@ -161,6 +156,41 @@ pub fn add(a: &Value, b: &Value) -> PResult<Value> {
             b.type_name()
         )),
         _ => arith(BinOp::Add, a, b),
+    }
+}
+
+/// `x + y` for two strs, as a new string.
+pub fn str_concat(x: &StrObj, y: &StrObj) -> Value {
+    let mut s = String::with_capacity(x.s.len() + y.s.len());
+    s.push_str(&x.s);
+    s.push_str(&y.s);
+    Value::str_known(s, x.ascii && y.ascii)
+}
+
+/// `a += b` (or `a = a + b`) for two strs, in place when `a` holds the only reference to its
+/// string (CPython's trick: the dispatch loop first drops the local that is about to be
+/// overwritten), so that building a string piece by piece is linear, not quadratic.
+/// `a` must be a str.
+/// Before `a + b` whose result goes straight back into the local `slot`: drop the local's
+/// reference if it is the same string as `a` (it is about to be overwritten anyway), so that
+/// [`str_append`] may find `a` unique.
+#[inline(always)]
+pub fn release_target(a: &Value, slot: &mut Option<Value>) {
+    if let (Value::Str(x), Some(Value::Str(y))) = (a, &*slot) {
+        if Arc::ptr_eq(x, y) {
+            *slot = None;
+        }
+    }
+}
+
+#[inline(never)]
+pub fn str_append(a: &mut Value, b: &StrObj) {
+    let Value::Str(x) = a else {
+        unreachable!("str_append on a non-str")
+    };
+    match Arc::get_mut(x) {
+        Some(m) => m.push_str(&b.s, b.ascii),
+        None => *a = str_concat(x, b),
     }
 }
 

@@ -127,6 +127,24 @@ impl StrObj {
             hash: AtomicI64::new(0),
         }
     }
+    /// A string whose ASCII-ness the caller already knows (a slice of an ASCII string, a
+    /// concatenation of known parts, digits): no rescan.
+    #[inline]
+    pub fn with_ascii(s: String, ascii: bool) -> StrObj {
+        debug_assert_eq!(ascii, s.is_ascii());
+        StrObj {
+            s,
+            ascii,
+            hash: AtomicI64::new(0),
+        }
+    }
+    /// Append in place (only for a string nobody else can see yet: `Arc::get_mut`).
+    #[inline]
+    pub fn push_str(&mut self, t: &str, t_ascii: bool) {
+        self.s.push_str(t);
+        self.ascii &= t_ascii;
+        *self.hash.get_mut() = 0;
+    }
     pub fn as_str(&self) -> &str {
         &self.s
     }
@@ -580,6 +598,11 @@ pub struct NativeBox(pub Box<dyn NativeObj>);
 impl Value {
     pub fn str(s: impl Into<String>) -> Value {
         Value::Str(Arc::new(StrObj::new(s.into())))
+    }
+    /// [`Value::str`] when the caller knows whether `s` is ASCII.
+    #[inline]
+    pub fn str_known(s: String, ascii: bool) -> Value {
+        Value::Str(Arc::new(StrObj::with_ascii(s, ascii)))
     }
     pub fn list(items: Vec<Value>) -> Value {
         Value::List(Arc::new(ListObj {

@@ -697,6 +697,14 @@ impl Vm {
                                 continue;
                             }
                         }
+                        if let (Value::Str(_), Value::Str(y)) = (&*a, &b) {
+                            // `s = s + t`: append in place when this is the last reference.
+                            if let Instr::StoreFast(t) = instrs[ip] {
+                                ops::release_target(a, &mut self.locals[locals_base + t as usize]);
+                            }
+                            ops::str_append(a, y);
+                            continue;
+                        }
                         let a = pop!();
                         let r = tri!(ops::add(&a, &b));
                         self.stack.push(r);
@@ -742,6 +750,20 @@ impl Vm {
                                 }
                                 continue;
                             }
+                        }
+                        if let (Instr::Inplace(0), Value::Str(_), Value::Str(_)) =
+                            (instr, &self.stack[n - 2], &self.stack[n - 1])
+                        {
+                            // `s += t`: append in place when this is the last reference.
+                            let b = pop!();
+                            let a = self.stack.last_mut().unwrap();
+                            if let Instr::StoreFast(t) = instrs[ip] {
+                                ops::release_target(a, &mut self.locals[locals_base + t as usize]);
+                            }
+                            if let Value::Str(y) = &b {
+                                ops::str_append(a, y);
+                            }
+                            continue;
                         }
                         let b = pop!();
                         let a = pop!();
