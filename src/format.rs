@@ -337,6 +337,79 @@ fn invalid_spec(spec: &str, type_name: &str) -> String {
     )
 }
 
+// ------------------------------------------------------------------------------------------
+// f-strings
+// ------------------------------------------------------------------------------------------
+
+/// One `{field!conv:spec}` of an f-string (the FormatValue instruction): `conv` is 0 (none),
+/// 1 (`!s`), 2 (`!r`) or 3 (`!a`); `spec` the already-built spec string, if any.
+pub fn fstring_field(
+    v: crate::value::Value,
+    conv: u32,
+    spec: Option<&crate::value::Value>,
+) -> crate::value::PResult<crate::value::Value> {
+    use crate::ops;
+    use crate::value::Value;
+    let v = match conv {
+        1 => ops::str_value(&v),
+        2 => Value::str(ops::repr_plain(&v)),
+        3 => Value::str(crate::builtins::ascii_of(&ops::repr_plain(&v))),
+        _ => v,
+    };
+    match spec {
+        Some(Value::Str(spec)) if !spec.s.is_empty() => {
+            Ok(Value::str(crate::builtins::format_value(&v, &spec.s)?))
+        }
+        _ => Ok(ops::str_value(&v)),
+    }
+}
+
+/// The BuildString instruction: the concatenation of the pieces of an f-string (all strs).
+pub fn fstring_join(parts: &[crate::value::Value]) -> crate::value::Value {
+    use crate::value::Value;
+    if let [p @ Value::Str(_)] = parts {
+        return p.clone();
+    }
+    let (mut len, mut ascii) = (0, true);
+    for p in parts {
+        if let Value::Str(x) = p {
+            len += x.s.len();
+            ascii &= x.ascii;
+        }
+    }
+    let mut s = String::with_capacity(len);
+    for p in parts {
+        if let Value::Str(x) = p {
+            s.push_str(&x.s);
+        }
+    }
+    Value::str_known(s, ascii)
+}
+
+/// The decimal digits of `m` appended to `out` (`str(int)`, `f"{i}"`, `format(i, "05d")`:
+/// without going through `core::fmt`).
+pub fn push_u64(out: &mut String, mut m: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).expect("decimal digits"));
+}
+
+/// `str(v)` of a machine-word int, appended to `out`.
+pub fn push_i64(out: &mut String, v: i64) {
+    if v < 0 {
+        out.push('-');
+    }
+    push_u64(out, v.unsigned_abs());
+}
+
 /// CPython's `get_integer`: a run of decimal digits (None if there is none).
 fn get_integer(c: &[char], pos: &mut usize) -> Result<Option<usize>, String> {
     let mut acc: u64 = 0;
@@ -356,7 +429,7 @@ fn get_integer(c: &[char], pos: &mut usize) -> Result<Option<usize>, String> {
 /// Parse a format spec (CPython's `parse_internal_render_format_spec`). `Err` is a ValueError
 /// message such as `Format specifier missing precision` or `Cannot specify ',' with 'c'.`.
 pub fn parse_spec(spec: &str) -> Result<FormatSpec, String> {
-    let c: Vec<char> = spec.chars().collect();
+    let c: smallvec::SmallVec<[char; 16]> = spec.chars().collect();
     let end = c.len();
     let mut pos = 0;
     let mut fs = FormatSpec::default();
@@ -518,12 +591,15 @@ fn render_number(
     } else {
         0
     };
-    let grouped = if digits.is_empty() {
-        String::new()
-    } else {
-        insert_grouping(digits, min_width, group)
+    // The digits with zero padding (and grouping): built only when there is a grouping;
+    // otherwise `zeros` leading zeros then `digits` (insert_grouping's result, unallocated).
+    let (grouped_owned, zeros) = match group {
+        Some(_) if !digits.is_empty() => (Some(insert_grouping(digits, min_width, group)), 0),
+        _ if digits.is_empty() => (None, 0),
+        _ => (None, (min_width - digits.len() as i64).max(0)),
     };
-    let n_padding = width - (n_non_digit + grouped.len() as i64);
+    let grouped: &str = grouped_owned.as_deref().unwrap_or(digits);
+    let n_padding = width - (n_non_digit + zeros + grouped.len() as i64);
     let (mut lpad, mut spad, mut rpad) = (0, 0, 0);
     if n_padding > 0 {
         match align {
@@ -548,7 +624,10 @@ fn render_number(
     }
     out.push_str(prefix);
     pad(&mut out, spad);
-    out.push_str(&grouped);
+    for _ in 0..zeros {
+        out.push('0');
+    }
+    out.push_str(grouped);
     if has_decimal {
         out.push('.');
     }
@@ -574,7 +653,11 @@ impl IntRef<'_> {
                     2 => format!("{:b}", m),
                     8 => format!("{:o}", m),
                     16 => format!("{:x}", m),
-                    _ => m.to_string(),
+                    _ => {
+                        let mut s = String::with_capacity(20);
+                        push_u64(&mut s, m);
+                        s
+                    }
                 };
                 (i < 0, s)
             }

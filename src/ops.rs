@@ -921,7 +921,7 @@ pub fn less_than(a: &Value, b: &Value) -> PResult<bool> {
 pub fn contains(hay: &Value, needle: &Value) -> PResult<Option<bool>> {
     Ok(Some(match hay {
         Value::Str(s) => match needle {
-            Value::Str(n) => s.s.contains(&*n.s),
+            Value::Str(n) => str_find(&s.s, &n.s).is_some(),
             _ => {
                 return type_error(format!(
                     "'in <string>' requires string as left operand, not {}",
@@ -990,10 +990,7 @@ pub fn repr_into(v: &Value, out: &mut String) {
         Value::None => out.push_str("None"),
         Value::Bool(true) => out.push_str("True"),
         Value::Bool(false) => out.push_str("False"),
-        Value::Int(i) => {
-            use std::fmt::Write;
-            let _ = write!(out, "{}", i);
-        }
+        Value::Int(i) => crate::format::push_i64(out, *i),
         Value::BigInt(b) => out.push_str(&b.to_string()),
         Value::Float(f) => out.push_str(&crate::format::float_repr(*f)),
         Value::Str(s) => str_repr_into(&s.s, out),
@@ -1180,6 +1177,20 @@ pub fn str_repr(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     str_repr_into(s, &mut out);
     out
+}
+
+/// Python's `str()` of a built-in value, as a str value (a str is returned as is; an int
+/// is written directly, with no intermediate copy or ASCII rescan).
+pub fn str_value(v: &Value) -> Value {
+    match v {
+        Value::Str(_) => v.clone(),
+        Value::Int(i) => {
+            let mut s = String::with_capacity(20);
+            crate::format::push_i64(&mut s, *i);
+            Value::str_known(s, true)
+        }
+        _ => Value::str(to_str(v)),
+    }
 }
 
 /// Python's `str()` of a built-in value.

@@ -176,6 +176,69 @@ impl StrObj {
     }
 }
 
+/// Byte offset of the first `needle` in `hay` (both UTF-8, so a match is always on a
+/// character boundary): memchr for one byte, a plain scan for short haystacks (no searcher
+/// set-up), SIMD memmem otherwise.
+#[inline]
+pub fn str_find(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    match n.len() {
+        0 => Some(0),
+        1 => memchr::memchr(n[0], h),
+        k if k > h.len() => None,
+        k if h.len() <= 64 => {
+            let first = n[0];
+            (0..=h.len() - k).find(|&i| h[i] == first && &h[i..i + k] == n)
+        }
+        _ => memchr::memmem::find(h, n),
+    }
+}
+
+/// Byte offset of the last `needle` in `hay`.
+pub fn str_rfind(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    match n.len() {
+        0 => Some(h.len()),
+        1 => memchr::memrchr(n[0], h),
+        _ => memchr::memmem::rfind(h, n),
+    }
+}
+
+/// The number of non-overlapping `needle`s in `hay` (`needle` not empty).
+pub fn str_count(hay: &str, needle: &str) -> usize {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    match n.len() {
+        1 => memchr::memchr_iter(n[0], h).count(),
+        k if k > h.len() => 0,
+        _ => memchr::memmem::find_iter(h, n).count(),
+    }
+}
+
+/// `hay.replace(old, new)` for every occurrence (`old` not empty), at most `count`.
+pub fn str_replace(hay: &str, old: &str, new: &str, count: usize) -> String {
+    let (h, o) = (hay.as_bytes(), old.as_bytes());
+    let mut out = String::with_capacity(hay.len());
+    let mut last = 0;
+    let mut push = |out: &mut String, at: usize| {
+        out.push_str(&hay[last..at]);
+        out.push_str(new);
+        last = at + o.len();
+    };
+    if count > 0 {
+        if o.len() == 1 {
+            for at in memchr::memchr_iter(o[0], h).take(count) {
+                push(&mut out, at);
+            }
+        } else {
+            for at in memchr::memmem::find_iter(h, o).take(count) {
+                push(&mut out, at);
+            }
+        }
+    }
+    out.push_str(&hay[last..]);
+    out
+}
+
 // ---------------------------------------------------------------------------------------------
 // Containers
 // ---------------------------------------------------------------------------------------------

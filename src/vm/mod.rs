@@ -1292,35 +1292,14 @@ impl Vm {
                     Instr::FormatValue(flags) => {
                         let spec = if flags & 4 != 0 { Some(pop!()) } else { None };
                         let v = pop!();
-                        let v = match flags & 3 {
-                            1 => Value::str(ops::to_str(&v)),
-                            2 => Value::str(ops::repr_plain(&v)),
-                            3 => Value::str(crate::builtins::ascii_of(&ops::repr_plain(&v))),
-                            _ => v,
-                        };
-                        let spec_s = match &spec {
-                            Some(Value::Str(s)) => s.s.clone(),
-                            _ => String::new(),
-                        };
-                        let s = if spec_s.is_empty() {
-                            match v {
-                                Value::Str(_) => v,
-                                other => Value::str(ops::to_str(&other)),
-                            }
-                        } else {
-                            Value::str(tri!(crate::builtins::format_value(&v, &spec_s)))
-                        };
+                        let s = tri!(crate::format::fstring_field(v, flags & 3, spec.as_ref()));
                         self.stack.push(s);
                     }
                     Instr::BuildString(n) => {
-                        let parts = self.stack.split_off(self.stack.len() - n as usize);
-                        let mut s = String::new();
-                        for p in &parts {
-                            if let Value::Str(x) = p {
-                                s.push_str(&x.s);
-                            }
-                        }
-                        self.stack.push(Value::str(s));
+                        let first = self.stack.len() - n as usize;
+                        let s = crate::format::fstring_join(&self.stack[first..]);
+                        self.stack.truncate(first);
+                        self.stack.push(s);
                     }
                     Instr::RaiseAssert(has_msg) => {
                         let args = if has_msg == 1 {
