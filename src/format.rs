@@ -350,6 +350,12 @@ pub fn fstring_field(
 ) -> crate::value::PResult<crate::value::Value> {
     use crate::ops;
     use crate::value::Value;
+    let spec = spec.filter(|s| !matches!(s, Value::Str(t) if t.s.is_empty()));
+    if let (0, None, Value::Int(_) | Value::Str(_)) = (conv, spec, &v) {
+        // `{i}` of an int stays an int: BuildString, the only consumer of FormatValue's result
+        // (the compiler always emits one after the fields), writes its digits directly.
+        return Ok(v);
+    }
     let v = match conv {
         1 => ops::str_value(&v),
         2 => Value::str(ops::repr_plain(&v)),
@@ -364,7 +370,8 @@ pub fn fstring_field(
     }
 }
 
-/// The BuildString instruction: the concatenation of the pieces of an f-string (all strs).
+/// The BuildString instruction: the concatenation of the pieces of an f-string: strs, and
+/// ints from plain `{i}` fields (see [`fstring_field`]).
 pub fn fstring_join(parts: &[crate::value::Value]) -> crate::value::Value {
     use crate::value::Value;
     if let [p @ Value::Str(_)] = parts {
@@ -372,15 +379,24 @@ pub fn fstring_join(parts: &[crate::value::Value]) -> crate::value::Value {
     }
     let (mut len, mut ascii) = (0, true);
     for p in parts {
-        if let Value::Str(x) = p {
-            len += x.s.len();
-            ascii &= x.ascii;
+        match p {
+            Value::Str(x) => {
+                len += x.s.len();
+                ascii &= x.ascii;
+            }
+            _ => len += 20,
         }
     }
     let mut s = String::with_capacity(len);
     for p in parts {
-        if let Value::Str(x) = p {
-            s.push_str(&x.s);
+        match p {
+            Value::Str(x) => s.push_str(&x.s),
+            Value::Int(i) => push_i64(&mut s, *i),
+            other => {
+                let t = crate::ops::to_str(other);
+                ascii &= t.is_ascii();
+                s.push_str(&t);
+            }
         }
     }
     Value::str_known(s, ascii)
@@ -399,7 +415,7 @@ pub fn push_u64(out: &mut String, mut m: u64) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&buf[i..]).expect("decimal digits"));
+    out.extend(buf[i..].iter().map(|&b| b as char));
 }
 
 /// `str(v)` of a machine-word int, appended to `out`.
@@ -559,13 +575,39 @@ fn grouping_of(spec: &FormatSpec, base: u32) -> Option<(i64, char)> {
     }
 }
 
+/// The digits of a number being formatted: text, or a machine word written in decimal
+/// straight into the output (no intermediate string).
+#[derive(Clone, Copy)]
+enum Digits<'a> {
+    Text(&'a str),
+    Dec(u64),
+}
+
+impl Digits<'_> {
+    fn len(self) -> usize {
+        match self {
+            Digits::Text(t) => t.len(),
+            Digits::Dec(m) => m.checked_ilog10().map_or(1, |l| l as usize + 1),
+        }
+    }
+    fn is_empty(self) -> bool {
+        matches!(self, Digits::Text(""))
+    }
+    fn push(self, out: &mut String) {
+        match self {
+            Digits::Text(t) => out.push_str(t),
+            Digits::Dec(m) => push_u64(out, m),
+        }
+    }
+}
+
 /// CPython's `calc_number_widths` + `fill_number`: lay out
 /// `<lpad><sign><prefix><spad><grouped digits><.><remainder><rpad>`.
 #[allow(clippy::too_many_arguments)]
 fn render_number(
     negative: bool,
     prefix: &str,
-    digits: &str,
+    digits: Digits,
     has_decimal: bool,
     remainder: &str,
     spec: &FormatSpec,
@@ -593,13 +635,22 @@ fn render_number(
     };
     // The digits with zero padding (and grouping): built only when there is a grouping;
     // otherwise `zeros` leading zeros then `digits` (insert_grouping's result, unallocated).
-    let (grouped_owned, zeros) = match group {
-        Some(_) if !digits.is_empty() => (Some(insert_grouping(digits, min_width, group)), 0),
+    let (grouped, zeros) = match group {
+        Some(_) if !digits.is_empty() => {
+            let text = match digits {
+                Digits::Text(t) => Cow::Borrowed(t),
+                Digits::Dec(m) => Cow::Owned(m.to_string()),
+            };
+            (Some(insert_grouping(&text, min_width, group)), 0)
+        }
         _ if digits.is_empty() => (None, 0),
         _ => (None, (min_width - digits.len() as i64).max(0)),
     };
-    let grouped: &str = grouped_owned.as_deref().unwrap_or(digits);
-    let n_padding = width - (n_non_digit + zeros + grouped.len() as i64);
+    let n_digits = match &grouped {
+        Some(g) => g.len(),
+        None => digits.len(),
+    } as i64;
+    let n_padding = width - (n_non_digit + zeros + n_digits);
     let (mut lpad, mut spad, mut rpad) = (0, 0, 0);
     if n_padding > 0 {
         match align {
@@ -612,7 +663,7 @@ fn render_number(
             _ => lpad = n_padding,
         }
     }
-    let mut out = String::with_capacity((width.max(0) as usize).max(grouped.len() + 8));
+    let mut out = String::with_capacity((width.max(0) as usize).max(n_digits as usize + 8));
     let pad = |out: &mut String, n: i64| {
         for _ in 0..n {
             out.push(fill);
@@ -627,7 +678,10 @@ fn render_number(
     for _ in 0..zeros {
         out.push('0');
     }
-    out.push_str(grouped);
+    match &grouped {
+        Some(g) => out.push_str(g),
+        None => digits.push(&mut out),
+    }
     if has_decimal {
         out.push('.');
     }
@@ -786,7 +840,7 @@ fn format_long_internal(v: IntRef, spec: &FormatSpec, ty: char) -> Result<String
         return render_number(
             false,
             "",
-            "",
+            Digits::Text(""),
             false,
             &ch.to_string(),
             spec,
@@ -802,21 +856,31 @@ fn format_long_internal(v: IntRef, spec: &FormatSpec, ty: char) -> Result<String
         'X' => (16, "0X"),
         _ => (10, ""),
     };
-    let (neg, mut digits) = if base == 10 {
-        decimal_digits(v)?
-    } else {
-        v.digits(base)
+    let (neg, mut text, small) = match v {
+        IntRef::Small(i) if base == 10 => (i < 0, String::new(), Some(i.unsigned_abs())),
+        _ if base == 10 => {
+            let (neg, t) = decimal_digits(v)?;
+            (neg, t, None)
+        }
+        _ => {
+            let (neg, t) = v.digits(base);
+            (neg, t, None)
+        }
     };
     if ty == 'X' {
-        digits.make_ascii_uppercase();
+        text.make_ascii_uppercase();
     }
+    let digits = match small {
+        Some(m) => Digits::Dec(m),
+        None => Digits::Text(&text),
+    };
     let prefix = if spec.alternate { prefix } else { "" };
     let group = if ty == 'n' {
         None
     } else {
         grouping_of(spec, base)
     };
-    render_number(neg, prefix, &digits, false, "", spec, fill, align, group)
+    render_number(neg, prefix, digits, false, "", spec, fill, align, group)
 }
 
 /// `format(v, spec)` for a float (CPython's `format_float_internal`).
@@ -889,7 +953,7 @@ fn format_float_internal(v: f64, spec: &FormatSpec) -> Result<String, String> {
     render_number(
         neg,
         "",
-        &body[..n_digits],
+        Digits::Text(&body[..n_digits]),
         has_decimal,
         remainder,
         spec,

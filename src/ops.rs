@@ -1184,6 +1184,7 @@ pub fn str_repr(s: &str) -> String {
 pub fn str_value(v: &Value) -> Value {
     match v {
         Value::Str(_) => v.clone(),
+        Value::Int(i @ 0..=9) => ascii_char(b'0' + *i as u8),
         Value::Int(i) => {
             let mut s = String::with_capacity(20);
             crate::format::push_i64(&mut s, *i);

@@ -176,6 +176,20 @@ impl StrObj {
     }
 }
 
+/// The one-character string of an ASCII byte: the 128 of them are made once and shared (as
+/// CPython shares its one-character Latin-1 strings), so `s[i]`, `str(7)` or iterating over a
+/// string allocate nothing.
+#[inline]
+pub fn ascii_char(b: u8) -> Value {
+    static CHARS: std::sync::OnceLock<Vec<Value>> = std::sync::OnceLock::new();
+    CHARS.get_or_init(|| {
+        (0..128u8)
+            .map(|c| Value::Str(Arc::new(StrObj::with_ascii((c as char).to_string(), true))))
+            .collect()
+    })[b as usize & 127]
+        .clone()
+}
+
 /// Byte offset of the first `needle` in `hay` (both UTF-8, so a match is always on a
 /// character boundary): memchr for one byte, a plain scan for short haystacks (no searcher
 /// set-up), SIMD memmem otherwise.
@@ -660,11 +674,20 @@ pub struct NativeBox(pub Box<dyn NativeObj>);
 
 impl Value {
     pub fn str(s: impl Into<String>) -> Value {
-        Value::Str(Arc::new(StrObj::new(s.into())))
+        let s = s.into();
+        if let [b] = s.as_bytes() {
+            if b.is_ascii() {
+                return ascii_char(*b);
+            }
+        }
+        Value::Str(Arc::new(StrObj::new(s)))
     }
     /// [`Value::str`] when the caller knows whether `s` is ASCII.
     #[inline]
     pub fn str_known(s: String, ascii: bool) -> Value {
+        if let [b] = s.as_bytes() {
+            return ascii_char(*b);
+        }
         Value::Str(Arc::new(StrObj::with_ascii(s, ascii)))
     }
     pub fn list(items: Vec<Value>) -> Value {

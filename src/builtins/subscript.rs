@@ -223,7 +223,7 @@ pub fn get_item(obj: &Value, idx: &Value) -> PResult<Value> {
             let i = index_of(idx, "string", true)?;
             if s.ascii {
                 return match norm_index(i, s.s.len()) {
-                    Some(j) => Ok(Value::str(&s.s[j..j + 1])),
+                    Some(j) => Ok(ascii_char(s.s.as_bytes()[j])),
                     None => err(ExcKind::IndexError, "string index out of range"),
                 };
             }
