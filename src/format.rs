@@ -337,6 +337,95 @@ fn invalid_spec(spec: &str, type_name: &str) -> String {
     )
 }
 
+// ------------------------------------------------------------------------------------------
+// f-strings
+// ------------------------------------------------------------------------------------------
+
+/// One `{field!conv:spec}` of an f-string (the FormatValue instruction): `conv` is 0 (none),
+/// 1 (`!s`), 2 (`!r`) or 3 (`!a`); `spec` the already-built spec string, if any.
+pub fn fstring_field(
+    v: crate::value::Value,
+    conv: u32,
+    spec: Option<&crate::value::Value>,
+) -> crate::value::PResult<crate::value::Value> {
+    use crate::ops;
+    use crate::value::Value;
+    let spec = spec.filter(|s| !matches!(s, Value::Str(t) if t.s.is_empty()));
+    if let (0, None, Value::Int(_) | Value::Str(_)) = (conv, spec, &v) {
+        // `{i}` of an int stays an int: BuildString, the only consumer of FormatValue's result
+        // (the compiler always emits one after the fields), writes its digits directly.
+        return Ok(v);
+    }
+    let v = match conv {
+        1 => ops::str_value(&v),
+        2 => Value::str(ops::repr_plain(&v)),
+        3 => Value::str(crate::builtins::ascii_of(&ops::repr_plain(&v))),
+        _ => v,
+    };
+    match spec {
+        Some(Value::Str(spec)) if !spec.s.is_empty() => {
+            Ok(Value::str(crate::builtins::format_value(&v, &spec.s)?))
+        }
+        _ => Ok(ops::str_value(&v)),
+    }
+}
+
+/// The BuildString instruction: the concatenation of the pieces of an f-string: strs, and
+/// ints from plain `{i}` fields (see [`fstring_field`]).
+pub fn fstring_join(parts: &[crate::value::Value]) -> crate::value::Value {
+    use crate::value::Value;
+    if let [p @ Value::Str(_)] = parts {
+        return p.clone();
+    }
+    let (mut len, mut ascii) = (0, true);
+    for p in parts {
+        match p {
+            Value::Str(x) => {
+                len += x.s.len();
+                ascii &= x.ascii;
+            }
+            _ => len += 20,
+        }
+    }
+    let mut s = String::with_capacity(len);
+    for p in parts {
+        match p {
+            Value::Str(x) => s.push_str(&x.s),
+            Value::Int(i) => push_i64(&mut s, *i),
+            other => {
+                let t = crate::ops::to_str(other);
+                ascii &= t.is_ascii();
+                s.push_str(&t);
+            }
+        }
+    }
+    Value::str_known(s, ascii)
+}
+
+/// The decimal digits of `m` appended to `out` (`str(int)`, `f"{i}"`, `format(i, "05d")`:
+/// without going through `core::fmt`).
+pub fn push_u64(out: &mut String, mut m: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    out.extend(buf[i..].iter().map(|&b| b as char));
+}
+
+/// `str(v)` of a machine-word int, appended to `out`.
+pub fn push_i64(out: &mut String, v: i64) {
+    if v < 0 {
+        out.push('-');
+    }
+    push_u64(out, v.unsigned_abs());
+}
+
 /// CPython's `get_integer`: a run of decimal digits (None if there is none).
 fn get_integer(c: &[char], pos: &mut usize) -> Result<Option<usize>, String> {
     let mut acc: u64 = 0;
@@ -356,7 +445,7 @@ fn get_integer(c: &[char], pos: &mut usize) -> Result<Option<usize>, String> {
 /// Parse a format spec (CPython's `parse_internal_render_format_spec`). `Err` is a ValueError
 /// message such as `Format specifier missing precision` or `Cannot specify ',' with 'c'.`.
 pub fn parse_spec(spec: &str) -> Result<FormatSpec, String> {
-    let c: Vec<char> = spec.chars().collect();
+    let c: smallvec::SmallVec<[char; 16]> = spec.chars().collect();
     let end = c.len();
     let mut pos = 0;
     let mut fs = FormatSpec::default();
@@ -486,13 +575,39 @@ fn grouping_of(spec: &FormatSpec, base: u32) -> Option<(i64, char)> {
     }
 }
 
+/// The digits of a number being formatted: text, or a machine word written in decimal
+/// straight into the output (no intermediate string).
+#[derive(Clone, Copy)]
+enum Digits<'a> {
+    Text(&'a str),
+    Dec(u64),
+}
+
+impl Digits<'_> {
+    fn len(self) -> usize {
+        match self {
+            Digits::Text(t) => t.len(),
+            Digits::Dec(m) => m.checked_ilog10().map_or(1, |l| l as usize + 1),
+        }
+    }
+    fn is_empty(self) -> bool {
+        matches!(self, Digits::Text(""))
+    }
+    fn push(self, out: &mut String) {
+        match self {
+            Digits::Text(t) => out.push_str(t),
+            Digits::Dec(m) => push_u64(out, m),
+        }
+    }
+}
+
 /// CPython's `calc_number_widths` + `fill_number`: lay out
 /// `<lpad><sign><prefix><spad><grouped digits><.><remainder><rpad>`.
 #[allow(clippy::too_many_arguments)]
 fn render_number(
     negative: bool,
     prefix: &str,
-    digits: &str,
+    digits: Digits,
     has_decimal: bool,
     remainder: &str,
     spec: &FormatSpec,
@@ -518,12 +633,24 @@ fn render_number(
     } else {
         0
     };
-    let grouped = if digits.is_empty() {
-        String::new()
-    } else {
-        insert_grouping(digits, min_width, group)
+    // The digits with zero padding (and grouping): built only when there is a grouping;
+    // otherwise `zeros` leading zeros then `digits` (insert_grouping's result, unallocated).
+    let (grouped, zeros) = match group {
+        Some(_) if !digits.is_empty() => {
+            let text = match digits {
+                Digits::Text(t) => Cow::Borrowed(t),
+                Digits::Dec(m) => Cow::Owned(m.to_string()),
+            };
+            (Some(insert_grouping(&text, min_width, group)), 0)
+        }
+        _ if digits.is_empty() => (None, 0),
+        _ => (None, (min_width - digits.len() as i64).max(0)),
     };
-    let n_padding = width - (n_non_digit + grouped.len() as i64);
+    let n_digits = match &grouped {
+        Some(g) => g.len(),
+        None => digits.len(),
+    } as i64;
+    let n_padding = width - (n_non_digit + zeros + n_digits);
     let (mut lpad, mut spad, mut rpad) = (0, 0, 0);
     if n_padding > 0 {
         match align {
@@ -536,7 +663,7 @@ fn render_number(
             _ => lpad = n_padding,
         }
     }
-    let mut out = String::with_capacity((width.max(0) as usize).max(grouped.len() + 8));
+    let mut out = String::with_capacity((width.max(0) as usize).max(n_digits as usize + 8));
     let pad = |out: &mut String, n: i64| {
         for _ in 0..n {
             out.push(fill);
@@ -548,7 +675,13 @@ fn render_number(
     }
     out.push_str(prefix);
     pad(&mut out, spad);
-    out.push_str(&grouped);
+    for _ in 0..zeros {
+        out.push('0');
+    }
+    match &grouped {
+        Some(g) => out.push_str(g),
+        None => digits.push(&mut out),
+    }
     if has_decimal {
         out.push('.');
     }
@@ -574,7 +707,11 @@ impl IntRef<'_> {
                     2 => format!("{:b}", m),
                     8 => format!("{:o}", m),
                     16 => format!("{:x}", m),
-                    _ => m.to_string(),
+                    _ => {
+                        let mut s = String::with_capacity(20);
+                        push_u64(&mut s, m);
+                        s
+                    }
                 };
                 (i < 0, s)
             }
@@ -703,7 +840,7 @@ fn format_long_internal(v: IntRef, spec: &FormatSpec, ty: char) -> Result<String
         return render_number(
             false,
             "",
-            "",
+            Digits::Text(""),
             false,
             &ch.to_string(),
             spec,
@@ -719,21 +856,31 @@ fn format_long_internal(v: IntRef, spec: &FormatSpec, ty: char) -> Result<String
         'X' => (16, "0X"),
         _ => (10, ""),
     };
-    let (neg, mut digits) = if base == 10 {
-        decimal_digits(v)?
-    } else {
-        v.digits(base)
+    let (neg, mut text, small) = match v {
+        IntRef::Small(i) if base == 10 => (i < 0, String::new(), Some(i.unsigned_abs())),
+        _ if base == 10 => {
+            let (neg, t) = decimal_digits(v)?;
+            (neg, t, None)
+        }
+        _ => {
+            let (neg, t) = v.digits(base);
+            (neg, t, None)
+        }
     };
     if ty == 'X' {
-        digits.make_ascii_uppercase();
+        text.make_ascii_uppercase();
     }
+    let digits = match small {
+        Some(m) => Digits::Dec(m),
+        None => Digits::Text(&text),
+    };
     let prefix = if spec.alternate { prefix } else { "" };
     let group = if ty == 'n' {
         None
     } else {
         grouping_of(spec, base)
     };
-    render_number(neg, prefix, &digits, false, "", spec, fill, align, group)
+    render_number(neg, prefix, digits, false, "", spec, fill, align, group)
 }
 
 /// `format(v, spec)` for a float (CPython's `format_float_internal`).
@@ -806,7 +953,7 @@ fn format_float_internal(v: f64, spec: &FormatSpec) -> Result<String, String> {
     render_number(
         neg,
         "",
-        &body[..n_digits],
+        Digits::Text(&body[..n_digits]),
         has_decimal,
         remainder,
         spec,

@@ -131,12 +131,7 @@ pub fn add(a: &Value, b: &Value) -> PResult<Value> {
             None => Value::from_bigint(BigInt::from(*x) + y),
         }),
         (Value::Float(x), Value::Float(y)) => Ok(Value::Float(x + y)),
-        (Value::Str(x), Value::Str(y)) => {
-            let mut s = String::with_capacity(x.s.len() + y.s.len());
-            s.push_str(&x.s);
-            s.push_str(&y.s);
-            Ok(Value::str(s))
-        }
+        (Value::Str(x), Value::Str(y)) => Ok(str_concat(x, y)),
         (Value::List(x), Value::List(y)) => {
             let mut v = x.items.lock().clone();
             let other = y.items.lock().clone();
@@ -161,6 +156,41 @@ pub fn add(a: &Value, b: &Value) -> PResult<Value> {
             b.type_name()
         )),
         _ => arith(BinOp::Add, a, b),
+    }
+}
+
+/// `x + y` for two strs, as a new string.
+pub fn str_concat(x: &StrObj, y: &StrObj) -> Value {
+    let mut s = String::with_capacity(x.s.len() + y.s.len());
+    s.push_str(&x.s);
+    s.push_str(&y.s);
+    Value::str_known(s, x.ascii && y.ascii)
+}
+
+/// `a += b` (or `a = a + b`) for two strs, in place when `a` holds the only reference to its
+/// string (CPython's trick: the dispatch loop first drops the local that is about to be
+/// overwritten), so that building a string piece by piece is linear, not quadratic.
+/// `a` must be a str.
+/// Before `a + b` whose result goes straight back into the local `slot`: drop the local's
+/// reference if it is the same string as `a` (it is about to be overwritten anyway), so that
+/// [`str_append`] may find `a` unique.
+#[inline(always)]
+pub fn release_target(a: &Value, slot: &mut Option<Value>) {
+    if let (Value::Str(x), Some(Value::Str(y))) = (a, &*slot) {
+        if Arc::ptr_eq(x, y) {
+            *slot = None;
+        }
+    }
+}
+
+#[inline(never)]
+pub fn str_append(a: &mut Value, b: &StrObj) {
+    let Value::Str(x) = a else {
+        unreachable!("str_append on a non-str")
+    };
+    match Arc::get_mut(x) {
+        Some(m) => m.push_str(&b.s, b.ascii),
+        None => *a = str_concat(x, b),
     }
 }
 
@@ -891,7 +921,7 @@ pub fn less_than(a: &Value, b: &Value) -> PResult<bool> {
 pub fn contains(hay: &Value, needle: &Value) -> PResult<Option<bool>> {
     Ok(Some(match hay {
         Value::Str(s) => match needle {
-            Value::Str(n) => s.s.contains(&*n.s),
+            Value::Str(n) => str_find(&s.s, &n.s).is_some(),
             _ => {
                 return type_error(format!(
                     "'in <string>' requires string as left operand, not {}",
@@ -961,10 +991,7 @@ pub fn repr_into(v: &Value, out: &mut String) {
         Value::Unbound => out.push_str("<unbound>"),
         Value::Bool(true) => out.push_str("True"),
         Value::Bool(false) => out.push_str("False"),
-        Value::Int(i) => {
-            use std::fmt::Write;
-            let _ = write!(out, "{}", i);
-        }
+        Value::Int(i) => crate::format::push_i64(out, *i),
         Value::BigInt(b) => out.push_str(&b.to_string()),
         Value::Float(f) => out.push_str(&crate::format::float_repr(*f)),
         Value::Str(s) => str_repr_into(&s.s, out),
@@ -1151,6 +1178,21 @@ pub fn str_repr(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     str_repr_into(s, &mut out);
     out
+}
+
+/// Python's `str()` of a built-in value, as a str value (a str is returned as is; an int
+/// is written directly, with no intermediate copy or ASCII rescan).
+pub fn str_value(v: &Value) -> Value {
+    match v {
+        Value::Str(_) => v.clone(),
+        Value::Int(i @ 0..=9) => ascii_char(b'0' + *i as u8),
+        Value::Int(i) => {
+            let mut s = String::with_capacity(20);
+            crate::format::push_i64(&mut s, *i);
+            Value::str_known(s, true)
+        }
+        _ => Value::str(to_str(v)),
+    }
 }
 
 /// Python's `str()` of a built-in value.

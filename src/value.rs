@@ -136,6 +136,24 @@ impl StrObj {
             hash: AtomicI64::new(0),
         }
     }
+    /// A string whose ASCII-ness the caller already knows (a slice of an ASCII string, a
+    /// concatenation of known parts, digits): no rescan.
+    #[inline]
+    pub fn with_ascii(s: String, ascii: bool) -> StrObj {
+        debug_assert_eq!(ascii, s.is_ascii());
+        StrObj {
+            s,
+            ascii,
+            hash: AtomicI64::new(0),
+        }
+    }
+    /// Append in place (only for a string nobody else can see yet: `Arc::get_mut`).
+    #[inline]
+    pub fn push_str(&mut self, t: &str, t_ascii: bool) {
+        self.s.push_str(t);
+        self.ascii &= t_ascii;
+        *self.hash.get_mut() = 0;
+    }
     pub fn as_str(&self) -> &str {
         &self.s
     }
@@ -165,6 +183,83 @@ impl StrObj {
         self.hash.store(h, Ordering::Relaxed);
         h
     }
+}
+
+/// The one-character string of an ASCII byte: the 128 of them are made once and shared (as
+/// CPython shares its one-character Latin-1 strings), so `s[i]`, `str(7)` or iterating over a
+/// string allocate nothing.
+#[inline]
+pub fn ascii_char(b: u8) -> Value {
+    static CHARS: std::sync::OnceLock<Vec<Value>> = std::sync::OnceLock::new();
+    CHARS.get_or_init(|| {
+        (0..128u8)
+            .map(|c| Value::Str(Arc::new(StrObj::with_ascii((c as char).to_string(), true))))
+            .collect()
+    })[b as usize & 127]
+        .clone()
+}
+
+/// Byte offset of the first `needle` in `hay` (both UTF-8, so a match is always on a
+/// character boundary): memchr for one byte, a plain scan for short haystacks (no searcher
+/// set-up), SIMD memmem otherwise.
+#[inline]
+pub fn str_find(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    match n.len() {
+        0 => Some(0),
+        1 => memchr::memchr(n[0], h),
+        k if k > h.len() => None,
+        k if h.len() <= 64 => {
+            let first = n[0];
+            (0..=h.len() - k).find(|&i| h[i] == first && &h[i..i + k] == n)
+        }
+        _ => memchr::memmem::find(h, n),
+    }
+}
+
+/// Byte offset of the last `needle` in `hay`.
+pub fn str_rfind(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    match n.len() {
+        0 => Some(h.len()),
+        1 => memchr::memrchr(n[0], h),
+        _ => memchr::memmem::rfind(h, n),
+    }
+}
+
+/// The number of non-overlapping `needle`s in `hay` (`needle` not empty).
+pub fn str_count(hay: &str, needle: &str) -> usize {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    match n.len() {
+        1 => memchr::memchr_iter(n[0], h).count(),
+        k if k > h.len() => 0,
+        _ => memchr::memmem::find_iter(h, n).count(),
+    }
+}
+
+/// `hay.replace(old, new)` for every occurrence (`old` not empty), at most `count`.
+pub fn str_replace(hay: &str, old: &str, new: &str, count: usize) -> String {
+    let (h, o) = (hay.as_bytes(), old.as_bytes());
+    let mut out = String::with_capacity(hay.len());
+    let mut last = 0;
+    let mut push = |out: &mut String, at: usize| {
+        out.push_str(&hay[last..at]);
+        out.push_str(new);
+        last = at + o.len();
+    };
+    if count > 0 {
+        if o.len() == 1 {
+            for at in memchr::memchr_iter(o[0], h).take(count) {
+                push(&mut out, at);
+            }
+        } else {
+            for at in memchr::memmem::find_iter(h, o).take(count) {
+                push(&mut out, at);
+            }
+        }
+    }
+    out.push_str(&hay[last..]);
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -588,7 +683,21 @@ pub struct NativeBox(pub Box<dyn NativeObj>);
 
 impl Value {
     pub fn str(s: impl Into<String>) -> Value {
-        Value::Str(Arc::new(StrObj::new(s.into())))
+        let s = s.into();
+        if let [b] = s.as_bytes() {
+            if b.is_ascii() {
+                return ascii_char(*b);
+            }
+        }
+        Value::Str(Arc::new(StrObj::new(s)))
+    }
+    /// [`Value::str`] when the caller knows whether `s` is ASCII.
+    #[inline]
+    pub fn str_known(s: String, ascii: bool) -> Value {
+        if let [b] = s.as_bytes() {
+            return ascii_char(*b);
+        }
+        Value::Str(Arc::new(StrObj::with_ascii(s, ascii)))
     }
     pub fn list(items: Vec<Value>) -> Value {
         Value::List(Arc::new(ListObj {

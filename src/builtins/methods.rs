@@ -310,15 +310,41 @@ fn char_index(s: &str, ascii: bool, byte: usize) -> usize {
     }
 }
 
+/// `args::old_style` for a str method (receiver in `a[0]`), with the qualified name built only
+/// when there is an error to report.
+#[inline]
+fn str_args(name: &str, a: &[Value], kw: Kw, min: usize, max: usize) -> PResult<()> {
+    let n = a.len() - 1;
+    if kw.is_empty() && n >= min && n <= max {
+        return Ok(());
+    }
+    args::old_style(&format!("str.{}", name), name, &a[1..], kw, min, max)
+}
+
+/// A piece of `parent` as a new str: a piece of an ASCII string is ASCII (no rescan).
+#[inline]
+fn substr(parent: &StrObj, piece: &str) -> Value {
+    if parent.ascii {
+        Value::str_known(piece.to_owned(), true)
+    } else {
+        Value::str(piece)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // str
 // ---------------------------------------------------------------------------------------------
 
 fn split_common(a: &[Value], kw: Kw, name: &str, from_right: bool) -> PResult<Value> {
     let s = recv_str(a, name)?;
-    let k = args::parse(name, &a[1..], kw, &["sep", "maxsplit"], 0, 0, 2)?;
-    let sep = k[0].as_ref();
-    let maxsplit = match k[1].as_ref() {
+    let k;
+    let (sep, maxsplit) = if kw.is_empty() && a.len() <= 3 {
+        (a.get(1), a.get(2))
+    } else {
+        k = args::parse(name, &a[1..], kw, &["sep", "maxsplit"], 0, 0, 2)?;
+        (k[0].as_ref(), k[1].as_ref())
+    };
+    let maxsplit = match maxsplit {
         Some(v) => args::ssize(v)?,
         None => -1,
     };
@@ -345,6 +371,18 @@ fn split_common(a: &[Value], kw: Kw, name: &str, from_right: bool) -> PResult<Va
             if sep.is_empty() {
                 return err(ExcKind::ValueError, "empty separator");
             }
+            if let ([b], false, usize::MAX) = (sep.as_bytes(), from_right, maxcount) {
+                // One ASCII byte, no limit: memchr, and the list sized up front.
+                let bytes = text.as_bytes();
+                let mut out = Vec::with_capacity(memchr::memchr_iter(*b, bytes).count() + 1);
+                let mut last = 0;
+                for at in memchr::memchr_iter(*b, bytes) {
+                    out.push(substr(s, &text[last..at]));
+                    last = at + 1;
+                }
+                out.push(substr(s, &text[last..]));
+                return Ok(Value::list(out));
+            }
             if from_right {
                 let mut v: Vec<&str> = if maxcount == usize::MAX {
                     text.rsplit(sep).collect()
@@ -360,7 +398,7 @@ fn split_common(a: &[Value], kw: Kw, name: &str, from_right: bool) -> PResult<Va
             }
         }
     };
-    Ok(Value::list(parts.into_iter().map(Value::str).collect()))
+    Ok(Value::list(parts.into_iter().map(|p| substr(s, p)).collect()))
 }
 
 /// `s.split()` with Python's whitespace, at most `maxcount` splits.
@@ -423,23 +461,34 @@ fn str_rsplit(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn str_join(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "join")?;
     args::onearg("str.join", &a[1..], kw)?;
+    match &a[1] {
+        Value::List(l) => return join_strs(s, &l.items.lock()),
+        Value::Tuple(t) => return join_strs(s, &t.items),
+        _ => {}
+    }
     let items = match &a[1] {
-        Value::List(_) | Value::Tuple(_) | Value::Str(_) | Value::Dict(_) | Value::Set(_) => {
-            vm.collect_iterable(&a[1])?
-        }
+        Value::Str(_) | Value::Dict(_) | Value::Set(_) => vm.collect_iterable(&a[1])?,
         other => {
             let it = crate::vm::iter::make_iter(other)
                 .map_err(|_| ExcObj::new(ExcKind::TypeError, "can only join an iterable"))?;
             vm.collect_iterable(&it)?
         }
     };
-    let mut out = String::new();
+    join_strs(s, &items)
+}
+
+/// `sep.join(items)`: sized in a first pass (which also checks that every item is a str).
+fn join_strs(sep: &StrObj, items: &[Value]) -> PResult<Value> {
+    if let [x @ Value::Str(_)] = items {
+        return Ok(x.clone());
+    }
+    let (mut len, mut ascii) = (sep.s.len() * items.len().saturating_sub(1), sep.ascii);
     for (i, x) in items.iter().enumerate() {
-        if i > 0 {
-            out.push_str(&s.s);
-        }
         match x {
-            Value::Str(t) => out.push_str(&t.s),
+            Value::Str(t) => {
+                len += t.s.len();
+                ascii &= t.ascii;
+            }
             other => {
                 return type_error(format!(
                     "sequence item {}: expected str instance, {} found",
@@ -449,7 +498,16 @@ fn str_join(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             }
         }
     }
-    Ok(Value::str(out))
+    let mut out = String::with_capacity(len);
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(&sep.s);
+        }
+        if let Value::Str(t) = x {
+            out.push_str(&t.s);
+        }
+    }
+    Ok(Value::str_known(out, ascii))
 }
 
 fn strip_common(a: &[Value], kw: Kw, name: &str, left: bool, right: bool) -> PResult<Value> {
@@ -499,11 +557,17 @@ fn str_rstrip(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn str_upper(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "upper")?;
     args::noargs("str.upper", &a[1..], kw)?;
+    if s.ascii {
+        return Ok(Value::str_known(s.s.to_ascii_uppercase(), true));
+    }
     Ok(Value::str(s.s.to_uppercase()))
 }
 fn str_lower(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "lower")?;
     args::noargs("str.lower", &a[1..], kw)?;
+    if s.ascii {
+        return Ok(Value::str_known(s.s.to_ascii_lowercase(), true));
+    }
     Ok(Value::str(s.s.to_lowercase()))
 }
 fn str_swapcase(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -575,9 +639,12 @@ fn str_replace(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         Some(v) => args::ssize(v)?,
         None => -1,
     };
-    let out = if count < 0 {
+    let out = if !old.is_empty() {
+        let count = if count < 0 { usize::MAX } else { count as usize };
+        crate::value::str_replace(&s.s, old, new, count)
+    } else if count < 0 {
         s.s.replace(old, new)
-    } else if old.is_empty() {
+    } else {
         // Python inserts `new` between characters (and at both ends), up to count times.
         let mut out = String::new();
         let mut n = 0;
@@ -592,15 +659,30 @@ fn str_replace(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             out.push_str(new);
         }
         out
-    } else {
-        s.s.replacen(old, new, count as usize)
     };
-    Ok(Value::str(out))
+    let ascii = s.ascii
+        && match &a[2] {
+            Value::Str(n) => n.ascii,
+            _ => false,
+        };
+    Ok(if ascii {
+        Value::str_known(out, true)
+    } else {
+        Value::str(out)
+    })
 }
 
 fn prefix_common(a: &[Value], kw: Kw, name: &str, start: bool) -> PResult<Value> {
     let s = recv_str(a, name)?;
-    args::old_style(&format!("str.{}", name), name, &a[1..], kw, 1, 3)?;
+    str_args(name, a, kw, 1, 3)?;
+    if let [_, Value::Str(p)] = a {
+        // No start/end: a byte-wise prefix/suffix test is the code-point one.
+        return Ok(Value::Bool(if start {
+            s.s.starts_with(p.s.as_str())
+        } else {
+            s.s.ends_with(p.s.as_str())
+        }));
+    }
     let (lo, hi) = str_span(s.char_len(), opt_index(a.get(2))?, opt_index(a.get(3))?);
     let hay = if lo <= hi {
         &s.s[byte_at(&s.s, s.ascii, lo as usize)..byte_at(&s.s, s.ascii, hi as usize)]
@@ -656,14 +738,14 @@ fn str_endswith(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 /// find/rfind/index/rindex/count share the argument handling.
 fn find_common(a: &[Value], kw: Kw, name: &str, rev: bool) -> PResult<Option<usize>> {
     let s = recv_str(a, name)?;
-    args::old_style(&format!("str.{}", name), name, &a[1..], kw, 1, 3)?;
-    let sub = match &a[1] {
-        Value::Str(p) => &p.s,
+    str_args(name, a, kw, 1, 3)?;
+    let (sub, sub_len) = match &a[1] {
+        Value::Str(p) => (&p.s, p.char_len()),
         v => return type_error(format!("must be str, not {}", v.type_name())),
     };
     let n = s.char_len();
     let (lo, hi) = str_span(n, opt_index(a.get(2))?, opt_index(a.get(3))?);
-    if hi - lo < sub.chars().count() as i64 {
+    if hi - lo < sub_len as i64 {
         return Ok(None);
     }
     let lo = lo as usize;
@@ -671,9 +753,9 @@ fn find_common(a: &[Value], kw: Kw, name: &str, rev: bool) -> PResult<Option<usi
     let bh = byte_at(&s.s, s.ascii, hi as usize);
     let hay = &s.s[bl..bh];
     let found = if rev {
-        hay.rfind(sub.as_str())
+        crate::value::str_rfind(hay, sub)
     } else {
-        hay.find(sub.as_str())
+        crate::value::str_find(hay, sub)
     };
     Ok(found.map(|b| lo + char_index(hay, s.ascii, b)))
 }
@@ -706,21 +788,21 @@ fn str_rindex(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 }
 fn str_count(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "count")?;
-    args::old_style("str.count", "count", &a[1..], kw, 1, 3)?;
-    let sub = match &a[1] {
-        Value::Str(p) => p.s.clone(),
+    str_args("count", a, kw, 1, 3)?;
+    let (sub, sub_len) = match &a[1] {
+        Value::Str(p) => (&p.s, p.char_len()),
         v => return type_error(format!("must be str, not {}", v.type_name())),
     };
     let n = s.char_len();
     let (lo, hi) = str_span(n, opt_index(a.get(2))?, opt_index(a.get(3))?);
-    if hi - lo < sub.chars().count() as i64 {
+    if hi - lo < sub_len as i64 {
         return Ok(Value::Int(0));
     }
     let hay = &s.s[byte_at(&s.s, s.ascii, lo as usize)..byte_at(&s.s, s.ascii, hi as usize)];
     let c = if sub.is_empty() {
         hay.chars().count() + 1
     } else {
-        hay.matches(sub.as_str()).count()
+        crate::value::str_count(hay, sub)
     };
     Ok(Value::Int(c as i64))
 }

@@ -1314,6 +1314,9 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
             }
         }
         TypeKind::Str => {
+            if let ([v], true) = (a, kw.is_empty()) {
+                return Ok(ops::str_value(v));
+            }
             let k = args::parse("str", a, kw, &["object", "encoding", "errors"], 0, 0, 3)?;
             Ok(match k[0].as_ref() {
                 None => Value::str(""),

@@ -69,6 +69,79 @@ pub fn slice_indices_wide(s: &SliceObj, len: i128) -> PResult<(i128, i128, i128,
     Ok((start, stop, step, count))
 }
 
+/// `slice_indices` in machine words when every part is an int or None (the common case):
+/// None when the general path is needed (bools, big ints, bad types, a zero step).
+#[inline]
+fn slice_indices_small(s: &SliceObj, len: i64) -> Option<(i64, i64, i64)> {
+    let get = |v: &Value| match v {
+        Value::None => Some(None),
+        Value::Int(i) => Some(Some(*i)),
+        _ => None,
+    };
+    let step = get(&s.step)?.unwrap_or(1);
+    if step == 0 || step == i64::MIN {
+        return None;
+    }
+    let (lower, upper) = if step < 0 { (-1, len - 1) } else { (0, len) };
+    let adjust = |v: Option<i64>, default: i64| match v {
+        None => default,
+        Some(i) if i < 0 => (i + len).max(lower),
+        Some(i) => i.min(upper),
+    };
+    let start = adjust(get(&s.lower)?, if step < 0 { upper } else { lower });
+    let stop = adjust(get(&s.upper)?, if step < 0 { lower } else { upper });
+    let count = if step < 0 {
+        if stop < start {
+            (start - stop - 1) / (-step) + 1
+        } else {
+            0
+        }
+    } else if start < stop {
+        (stop - start - 1) / step + 1
+    } else {
+        0
+    };
+    Some((start, step, count))
+}
+
+/// `s[a:b:c]` of a str: byte slicing when it is ASCII; the string itself for a full slice
+/// (as CPython).
+fn str_slice(obj: &Value, s: &StrObj, sl: &SliceObj) -> PResult<Value> {
+    if s.ascii {
+        let len = s.s.len() as i64;
+        let (start, step, count) = match slice_indices_small(sl, len) {
+            Some(r) => r,
+            None => {
+                let (start, _, step, count) = slice_indices(sl, len)?;
+                (start, step, count)
+            }
+        };
+        if step == 1 {
+            if count == len {
+                return Ok(obj.clone());
+            }
+            let piece = &s.s[start as usize..(start + count) as usize];
+            return Ok(Value::str_known(piece.to_owned(), true));
+        }
+        let bytes = s.s.as_bytes();
+        let mut out = String::with_capacity(count as usize);
+        for k in 0..count {
+            out.push(bytes[(start + k * step) as usize] as char);
+        }
+        return Ok(Value::str_known(out, true));
+    }
+    let chars: Vec<char> = s.s.chars().collect();
+    let (start, _, step, count) = slice_indices(sl, chars.len() as i64)?;
+    if step == 1 && count == chars.len() as i64 {
+        return Ok(obj.clone());
+    }
+    Ok(Value::str(
+        pick(&chars, start, step, count)
+            .into_iter()
+            .collect::<String>(),
+    ))
+}
+
 /// The hash of a dict key; slices are unhashable.
 fn key_hash(idx: &Value) -> PResult<i64> {
     if let Value::Slice(_) = idx {
@@ -145,29 +218,12 @@ pub fn get_item(obj: &Value, idx: &Value) -> PResult<Value> {
         }
         Value::Str(s) => {
             if let Value::Slice(sl) = idx {
-                if s.ascii {
-                    let (start, _, step, count) = slice_indices(sl, s.s.len() as i64)?;
-                    if step == 1 {
-                        return Ok(Value::str(&s.s[start as usize..(start + count) as usize]));
-                    }
-                    let bytes = s.s.as_bytes();
-                    let out: String = (0..count)
-                        .map(|k| bytes[(start + k * step) as usize] as char)
-                        .collect();
-                    return Ok(Value::str(out));
-                }
-                let chars: Vec<char> = s.s.chars().collect();
-                let (start, _, step, count) = slice_indices(sl, chars.len() as i64)?;
-                return Ok(Value::str(
-                    pick(&chars, start, step, count)
-                        .into_iter()
-                        .collect::<String>(),
-                ));
+                return str_slice(obj, s, sl);
             }
             let i = index_of(idx, "string", true)?;
             if s.ascii {
                 return match norm_index(i, s.s.len()) {
-                    Some(j) => Ok(Value::str(&s.s[j..j + 1])),
+                    Some(j) => Ok(ascii_char(s.s.as_bytes()[j])),
                     None => err(ExcKind::IndexError, "string index out of range"),
                 };
             }

@@ -766,6 +766,14 @@ impl Vm {
                                 continue;
                             }
                         }
+                        if let (Value::Str(_), Value::Str(y)) = (&*a, &b) {
+                            // `s = s + t`: append in place when this is the last reference.
+                            if let Instr::StoreFast(t) = instrs[ip] {
+                                ops::release_target(a, &mut self.locals[locals_base + t as usize]);
+                            }
+                            ops::str_append(a, y);
+                            continue;
+                        }
                         let a = pop!();
                         let r = tri!(ops::add(&a, &b));
                         self.stack.push(r);
@@ -811,6 +819,20 @@ impl Vm {
                                 }
                                 continue;
                             }
+                        }
+                        if let (Instr::Inplace(0), Value::Str(_), Value::Str(_)) =
+                            (instr, &self.stack[n - 2], &self.stack[n - 1])
+                        {
+                            // `s += t`: append in place when this is the last reference.
+                            let b = pop!();
+                            let a = self.stack.last_mut().unwrap();
+                            if let Instr::StoreFast(t) = instrs[ip] {
+                                ops::release_target(a, &mut self.locals[locals_base + t as usize]);
+                            }
+                            if let Value::Str(y) = &b {
+                                ops::str_append(a, y);
+                            }
+                            continue;
                         }
                         let b = pop!();
                         let a = pop!();
@@ -1386,35 +1408,14 @@ impl Vm {
                     Instr::FormatValue(flags) => {
                         let spec = if flags & 4 != 0 { Some(pop!()) } else { None };
                         let v = pop!();
-                        let v = match flags & 3 {
-                            1 => Value::str(ops::to_str(&v)),
-                            2 => Value::str(ops::repr_plain(&v)),
-                            3 => Value::str(crate::builtins::ascii_of(&ops::repr_plain(&v))),
-                            _ => v,
-                        };
-                        let spec_s = match &spec {
-                            Some(Value::Str(s)) => s.s.clone(),
-                            _ => String::new(),
-                        };
-                        let s = if spec_s.is_empty() {
-                            match v {
-                                Value::Str(_) => v,
-                                other => Value::str(ops::to_str(&other)),
-                            }
-                        } else {
-                            Value::str(tri!(crate::builtins::format_value(&v, &spec_s)))
-                        };
+                        let s = tri!(crate::format::fstring_field(v, flags & 3, spec.as_ref()));
                         self.stack.push(s);
                     }
                     Instr::BuildString(n) => {
-                        let parts = self.stack.split_off(self.stack.len() - n as usize);
-                        let mut s = String::new();
-                        for p in &parts {
-                            if let Value::Str(x) = p {
-                                s.push_str(&x.s);
-                            }
-                        }
-                        self.stack.push(Value::str(s));
+                        let first = self.stack.len() - n as usize;
+                        let s = crate::format::fstring_join(&self.stack[first..]);
+                        self.stack.truncate(first);
+                        self.stack.push(s);
                     }
                     Instr::RaiseAssert(has_msg) => {
                         let args = if has_msg == 1 {
