@@ -22,7 +22,17 @@ const HASH_MODULUS: u64 = (1u64 << HASH_BITS) - 1;
 const HASH_INF: i64 = 314159;
 
 /// Python's `hash()` of an int.
+#[inline]
 pub fn hash_i64(i: i64) -> i64 {
+    // |i| < 2**61 - 1: the int is its own hash (except -1, which CPython reserves).
+    if (i as u64).wrapping_add(HASH_MODULUS - 1) < 2 * HASH_MODULUS - 1 {
+        return if i == -1 { -2 } else { i };
+    }
+    hash_i64_wide(i)
+}
+
+#[inline(never)]
+fn hash_i64_wide(i: i64) -> i64 {
     let m = HASH_MODULUS as i128;
     let v = i as i128;
     let mut h = (v.abs() % m) as i64;
@@ -105,7 +115,17 @@ fn frexp(v: f64) -> (f64, i32) {
 }
 
 /// Python's `hash()`, raising `TypeError: unhashable type: 'list'` for mutable containers.
+#[inline]
 pub fn hash_value(v: &Value) -> PResult<i64> {
+    match v {
+        Value::Int(i) => Ok(hash_i64(*i)),
+        Value::Str(s) => Ok(s.hash()),
+        _ => hash_value_slow(v),
+    }
+}
+
+#[inline(never)]
+fn hash_value_slow(v: &Value) -> PResult<i64> {
     Ok(match v {
         Value::Int(i) => hash_i64(*i),
         Value::Bool(b) => *b as i64,
@@ -159,7 +179,17 @@ pub fn hash_value(v: &Value) -> PResult<i64> {
 }
 
 /// Equality of two hashable values, as dict and set lookups need it. Never raises.
+#[inline]
 pub fn key_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => Arc::ptr_eq(x, y) || x.s == y.s,
+        _ => key_eq_slow(a, b),
+    }
+}
+
+#[inline(never)]
+fn key_eq_slow(a: &Value, b: &Value) -> bool {
     // Identity first, as CPython's lookups do (so a NaN key finds itself).
     if a.is(b) {
         return true;
@@ -295,6 +325,7 @@ impl DictTable {
     pub fn is_empty(&self) -> bool {
         self.live == 0
     }
+    #[inline]
     fn find(&self, hash: i64, key: &Value) -> Option<usize> {
         let entries = &self.entries;
         self.index
@@ -304,36 +335,69 @@ impl DictTable {
             })
             .copied()
     }
+    #[inline]
     pub fn get(&self, hash: i64, key: &Value) -> Option<Value> {
-        self.find(hash, key)
-            .and_then(|i| self.entries[i].as_ref().map(|e| e.2.clone()))
+        self.get_ref(hash, key).cloned()
     }
+    /// The value of `key`, borrowed.
+    #[inline]
+    pub fn get_ref(&self, hash: i64, key: &Value) -> Option<&Value> {
+        match self.find(hash, key) {
+            Some(i) => self.entries[i].as_ref().map(|e| &e.2),
+            None => None,
+        }
+    }
+    /// The value of `key`, mutably (to update it in place).
+    #[inline]
+    pub fn get_mut(&mut self, hash: i64, key: &Value) -> Option<&mut Value> {
+        match self.find(hash, key) {
+            Some(i) => self.entries[i].as_mut().map(|e| &mut e.2),
+            None => None,
+        }
+    }
+    #[inline]
     pub fn contains(&self, hash: i64, key: &Value) -> bool {
         self.find(hash, key).is_some()
     }
     /// Insert or replace; an existing key keeps its position (and its original key object).
-    pub fn insert(&mut self, hash: i64, key: Value, value: Value) {
-        if let Some(i) = self.find(hash, &key) {
-            if let Some(e) = &mut self.entries[i] {
-                e.2 = value;
-            }
-            return;
-        }
-        let pos = self.entries.len();
-        self.entries.push(Some((hash, key, value)));
+    /// Returns the value replaced, if any (for the caller to drop after releasing its lock).
+    pub fn insert(&mut self, hash: i64, key: Value, value: Value) -> Option<Value> {
         let entries = &self.entries;
-        self.index.insert_unique(mix(hash), pos, |&i| {
-            entries[i].as_ref().map(|e| mix(e.0)).unwrap_or(0)
-        });
-        self.live += 1;
+        let slot = self.index.entry(
+            mix(hash),
+            |&i| match &entries[i] {
+                Some((h, k, _)) => *h == hash && key_eq(k, &key),
+                None => false,
+            },
+            |&i| entries[i].as_ref().map(|e| mix(e.0)).unwrap_or(0),
+        );
+        match slot {
+            hashbrown::hash_table::Entry::Occupied(o) => {
+                let i = *o.get();
+                match &mut self.entries[i] {
+                    Some(e) => Some(std::mem::replace(&mut e.2, value)),
+                    None => None,
+                }
+            }
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                let pos = self.entries.len();
+                v.insert(pos);
+                self.entries.push(Some((hash, key, value)));
+                self.live += 1;
+                None
+            }
+        }
     }
     pub fn remove(&mut self, hash: i64, key: &Value) -> Option<(Value, Value)> {
-        let i = self.find(hash, key)?;
         let entries = &self.entries;
-        if let Ok(slot) = self.index.find_entry(mix(hash), |&j| j == i) {
-            slot.remove();
-        }
-        let _ = entries;
+        let slot = self
+            .index
+            .find_entry(mix(hash), |&i| match &entries[i] {
+                Some((h, k, _)) => *h == hash && key_eq(k, key),
+                None => false,
+            })
+            .ok()?;
+        let (i, _) = slot.remove();
         let e = self.entries[i].take();
         self.live -= 1;
         if self.entries.len() > 16 && self.live * 2 < self.entries.len() {
@@ -354,11 +418,17 @@ impl DictTable {
         None
     }
     fn compact(&mut self) {
+        // Keys are unique already: rebuild the entries and the index without comparing any.
         let old = std::mem::take(&mut self.entries);
         self.index.clear();
-        self.live = 0;
+        self.entries.reserve(self.live);
         for (h, k, v) in old.into_iter().flatten() {
-            self.insert(h, k, v);
+            let pos = self.entries.len();
+            self.entries.push(Some((h, k, v)));
+            let entries = &self.entries;
+            self.index.insert_unique(mix(h), pos, |&i| {
+                entries[i].as_ref().map(|e| mix(e.0)).unwrap_or(0)
+            });
         }
     }
     pub fn iter(&self) -> impl Iterator<Item = (&Value, &Value)> {
@@ -388,6 +458,27 @@ impl DictTable {
     }
     pub fn values(&self) -> Vec<Value> {
         self.iter().map(|(_, v)| v.clone()).collect()
+    }
+    /// The first live entry at position `pos` or after it, with the next position to look
+    /// at (for iterators over values and items).
+    #[inline]
+    pub fn entry_from(&self, pos: usize) -> Option<(&Value, &Value, usize)> {
+        let mut i = pos;
+        while i < self.entries.len() {
+            if let Some((_, k, v)) = &self.entries[i] {
+                return Some((k, v, i + 1));
+            }
+            i += 1;
+        }
+        None
+    }
+    /// Room for `additional` more keys without growing (for `update` and friends).
+    pub fn reserve(&mut self, additional: usize) {
+        self.entries.reserve(additional);
+        let entries = &self.entries;
+        self.index.reserve(additional, |&i| {
+            entries[i].as_ref().map(|e| mix(e.0)).unwrap_or(0)
+        });
     }
 }
 

@@ -888,6 +888,15 @@ pub fn less_than(a: &Value, b: &Value) -> PResult<bool> {
 
 /// `needle in haystack` (iterators are consumed as in Python; the VM handles those).
 #[inline(never)]
+/// `x is y or x == y`, as `in` and `list.index` test items.
+#[inline(always)]
+fn item_eq(x: &Value, y: &Value) -> bool {
+    match (x, y) {
+        (Value::Int(a), Value::Int(b)) => a == b,
+        _ => x.is(y) || eq(x, y),
+    }
+}
+
 pub fn contains(hay: &Value, needle: &Value) -> PResult<Option<bool>> {
     Ok(Some(match hay {
         Value::Str(s) => match needle {
@@ -900,10 +909,19 @@ pub fn contains(hay: &Value, needle: &Value) -> PResult<Option<bool>> {
             }
         },
         Value::List(l) => {
+            if matches!(
+                needle,
+                Value::Int(_) | Value::Str(_) | Value::Float(_) | Value::Bool(_) | Value::None
+            ) {
+                // Comparing anything with a number, a string or None takes no lock, so the
+                // list can stay locked during the scan (no copy of it).
+                let items = l.items.lock();
+                return Ok(Some(items.iter().any(|x| item_eq(x, needle))));
+            }
             let items = l.items.lock().clone();
             items.iter().any(|x| x.is(needle) || eq(x, needle))
         }
-        Value::Tuple(t) => t.items.iter().any(|x| x.is(needle) || eq(x, needle)),
+        Value::Tuple(t) => t.items.iter().any(|x| item_eq(x, needle)),
         Value::Dict(d) => {
             let h = hash_value(needle)?;
             d.table.lock().contains(h, needle)

@@ -416,14 +416,26 @@ impl Vm {
                 };
             }
 
+            // The next item of the innermost loop. `$pair`: the loop unpacks each item into
+            // two names right away, so a dict item may come as its key and value (pushed
+            // here, key on top, as the UnpackSequence would leave them, which is skipped).
             macro_rules! for_next {
-                () => {{
+                ($pair:expr) => {{
                     let n = self.iters.len() - 1;
                     match self.iters[n].advance() {
                         Ok(v) => v,
-                        Err(obj) => {
+                        Err(()) => {
                             save_ip!();
-                            tri!(self.next_value(&obj))
+                            match tri!(self.loop_step_slow(n, $pair)) {
+                                iter::SlowStep::Item(v) => v,
+                                iter::SlowStep::Pair(k, v) => {
+                                    self.stack.push(v);
+                                    self.stack.push(k);
+                                    self.executed += 1;
+                                    ip += 1;
+                                    continue;
+                                }
+                            }
                         }
                     }
                 }};
@@ -620,6 +632,16 @@ impl Vm {
                         }
                     }
                     Instr::Subscr => {
+                        let n = self.stack.len();
+                        if let Some(v) = crate::builtins::subscript::get_item_fast(
+                            &self.stack[n - 2],
+                            &self.stack[n - 1],
+                        ) {
+                            discard(pop!());
+                            let slot = self.stack.last_mut().expect("stack underflow");
+                            discard(std::mem::replace(slot, v));
+                            continue;
+                        }
                         let idx = pop!();
                         let obj = pop!();
                         let v = if let Value::Native(n) = &obj {
@@ -638,6 +660,14 @@ impl Vm {
                         let idx = pop!();
                         let obj = pop!();
                         let v = pop!();
+                        let v = match crate::builtins::subscript::set_item_fast(&obj, &idx, v) {
+                            Ok(()) => {
+                                discard(idx);
+                                discard(obj);
+                                continue;
+                            }
+                            Err(v) => v,
+                        };
                         save_ip!();
                         if let Value::Native(n) = &obj {
                             let n = n.clone();
@@ -884,7 +914,8 @@ impl Vm {
                     }
                     Instr::ForIter(t) => {
                         check_breaker!();
-                        let next = for_next!();
+                        let next =
+                            for_next!(matches!(instrs.get(ip), Some(Instr::UnpackSequence(2))));
                         match next {
                             Some(v) => self.stack.push(v),
                             None => {
@@ -895,7 +926,7 @@ impl Vm {
                     }
                     Instr::ForIterStore(slot, t) => {
                         check_breaker!();
-                        let next = for_next!();
+                        let next = for_next!(false);
                         match next {
                             Some(v) => {
                                 discard_opt(self.locals[locals_base + slot as usize].replace(v));
@@ -998,6 +1029,29 @@ impl Vm {
                     }
                     Instr::UnpackSequence(n) => {
                         let v = pop!();
+                        // Fast path: a tuple or list of the right length.
+                        let v = match v {
+                            Value::Tuple(t) if t.items.len() == n as usize => {
+                                match Arc::try_unwrap(t) {
+                                    Ok(t) => {
+                                        self.stack.extend(t.items.into_vec().into_iter().rev())
+                                    }
+                                    Err(t) => self.stack.extend(t.items.iter().rev().cloned()),
+                                }
+                                continue;
+                            }
+                            Value::List(l) => {
+                                {
+                                    let items = l.items.lock();
+                                    if items.len() == n as usize {
+                                        self.stack.extend(items.iter().rev().cloned());
+                                        continue;
+                                    }
+                                }
+                                Value::List(l)
+                            }
+                            v => v,
+                        };
                         save_ip!();
                         tri!(self.unpack(v, n as usize, None));
                     }
