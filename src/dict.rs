@@ -10,7 +10,6 @@
 
 use std::sync::Arc;
 
-use hashbrown::HashTable;
 use num_bigint::BigInt;
 use num_traits::{Signed, ToPrimitive, Zero};
 
@@ -299,20 +298,61 @@ pub fn int_float_cmp_b(b: &BigInt, f: f64) -> Option<std::cmp::Ordering> {
 // dict
 // ---------------------------------------------------------------------------------------------
 
-/// Spread a Python hash over all 64 bits for the index table. Python's int hashes are the
-/// ints themselves, but hashbrown takes its 7-bit tag from the top bits (all zero for small
-/// ints: every probe would compare every key) and its bucket from the low bits.
+const DICT_MINSIZE: usize = 8;
+/// Index slots: an entry position, or one of these two markers.
+const IX_EMPTY: u32 = u32::MAX;
+const IX_DUMMY: u32 = u32::MAX - 1;
+
+/// How many entries (live or deleted) an index of `size` slots takes before it grows: 2/3,
+/// as CPython's `USABLE_FRACTION`.
 #[inline(always)]
-fn mix(hash: i64) -> u64 {
-    let p = (hash as u64 as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (p as u64) ^ ((p >> 64) as u64)
+fn usable(size: usize) -> usize {
+    (size << 1) / 3
 }
 
+/// An insertion-ordered dict table laid out as CPython's compact dict: `entries` in insertion
+/// order (deleted ones become None) and `indices`, an open-addressing table of entry
+/// positions probed exactly as CPython probes (start at `hash & mask`, then
+/// `i = 5*i + 1 + perturb` with `perturb >>= 5`). Python's int hashes are the ints
+/// themselves, so nearby int keys land in nearby slots: lookups of sequential keys stay in
+/// cache, and the perturbation still spreads keys that differ only in high bits.
 #[derive(Clone, Default)]
 pub struct DictTable {
     entries: Vec<Option<(i64, Value, Value)>>,
-    index: HashTable<usize>,
+    /// A power of two in length, or empty before the first insert.
+    indices: Vec<u32>,
     live: usize,
+    /// Index slots that are not empty (live or deleted): the table grows before they
+    /// reach `usable(indices.len())`, so every probe sequence meets an empty slot.
+    fill: usize,
+}
+
+/// The probe sequence of a hash in an index of `mask + 1` slots.
+struct Probe {
+    i: usize,
+    perturb: u64,
+    mask: usize,
+}
+
+impl Probe {
+    #[inline(always)]
+    fn new(hash: i64, mask: usize) -> Probe {
+        Probe {
+            i: (hash as u64 as usize) & mask,
+            perturb: hash as u64,
+            mask,
+        }
+    }
+    #[inline(always)]
+    fn next(&mut self) {
+        self.perturb >>= PERTURB_SHIFT;
+        self.i = (self
+            .i
+            .wrapping_mul(5)
+            .wrapping_add(1)
+            .wrapping_add(self.perturb as usize))
+            & self.mask;
+    }
 }
 
 impl DictTable {
@@ -325,15 +365,31 @@ impl DictTable {
     pub fn is_empty(&self) -> bool {
         self.live == 0
     }
+    /// The index slot and entry position of `key`.
+    #[inline]
+    fn lookup(&self, hash: i64, key: &Value) -> Option<(usize, usize)> {
+        if self.indices.is_empty() {
+            return None;
+        }
+        let mut p = Probe::new(hash, self.indices.len() - 1);
+        loop {
+            let ix = self.indices[p.i];
+            if ix == IX_EMPTY {
+                return None;
+            }
+            if ix != IX_DUMMY {
+                if let Some((h, k, _)) = &self.entries[ix as usize] {
+                    if *h == hash && key_eq(k, key) {
+                        return Some((p.i, ix as usize));
+                    }
+                }
+            }
+            p.next();
+        }
+    }
     #[inline]
     fn find(&self, hash: i64, key: &Value) -> Option<usize> {
-        let entries = &self.entries;
-        self.index
-            .find(mix(hash), |&i| match &entries[i] {
-                Some((h, k, _)) => *h == hash && key_eq(k, key),
-                None => false,
-            })
-            .copied()
+        self.lookup(hash, key).map(|(_, ix)| ix)
     }
     #[inline]
     pub fn get(&self, hash: i64, key: &Value) -> Option<Value> {
@@ -347,14 +403,6 @@ impl DictTable {
             None => None,
         }
     }
-    /// The value of `key`, mutably (to update it in place).
-    #[inline]
-    pub fn get_mut(&mut self, hash: i64, key: &Value) -> Option<&mut Value> {
-        match self.find(hash, key) {
-            Some(i) => self.entries[i].as_mut().map(|e| &mut e.2),
-            None => None,
-        }
-    }
     #[inline]
     pub fn contains(&self, hash: i64, key: &Value) -> bool {
         self.find(hash, key).is_some()
@@ -362,42 +410,62 @@ impl DictTable {
     /// Insert or replace; an existing key keeps its position (and its original key object).
     /// Returns the value replaced, if any (for the caller to drop after releasing its lock).
     pub fn insert(&mut self, hash: i64, key: Value, value: Value) -> Option<Value> {
-        let entries = &self.entries;
-        let slot = self.index.entry(
-            mix(hash),
-            |&i| match &entries[i] {
-                Some((h, k, _)) => *h == hash && key_eq(k, &key),
-                None => false,
-            },
-            |&i| entries[i].as_ref().map(|e| mix(e.0)).unwrap_or(0),
-        );
-        match slot {
-            hashbrown::hash_table::Entry::Occupied(o) => {
-                let i = *o.get();
-                match &mut self.entries[i] {
-                    Some(e) => Some(std::mem::replace(&mut e.2, value)),
-                    None => None,
+        if let Some(i) = self.find(hash, &key) {
+            return self.entries[i]
+                .as_mut()
+                .map(|e| std::mem::replace(&mut e.2, value));
+        }
+        if self.fill >= usable(self.indices.len()) || self.entries.len() >= u32::MAX as usize - 2
+        {
+            // CPython's GROWTH_RATE: room for three times the live keys.
+            self.rebuild(self.live * 3);
+        }
+        let pos = self.entries.len();
+        self.entries.push(Some((hash, key, value)));
+        self.place(hash, pos);
+        self.live += 1;
+        None
+    }
+    /// Put entry position `pos` in the first free (empty or deleted) slot of its probe
+    /// sequence; the key is known to be absent.
+    #[inline]
+    fn place(&mut self, hash: i64, pos: usize) {
+        let mut p = Probe::new(hash, self.indices.len() - 1);
+        while self.indices[p.i] < IX_DUMMY {
+            p.next();
+        }
+        if self.indices[p.i] == IX_EMPTY {
+            self.fill += 1;
+        }
+        self.indices[p.i] = pos as u32;
+    }
+    /// Drop the deleted entries and rebuild the index with at least `minsize` slots (a power
+    /// of two whose usable part holds every live entry).
+    fn rebuild(&mut self, minsize: usize) {
+        let mut size = DICT_MINSIZE;
+        while size < minsize || usable(size) <= self.live {
+            size <<= 1;
+        }
+        if self.live != self.entries.len() {
+            self.entries.retain(|e| e.is_some());
+        }
+        self.indices.clear();
+        self.indices.resize(size, IX_EMPTY);
+        self.fill = self.live;
+        let mask = size - 1;
+        for (pos, e) in self.entries.iter().enumerate() {
+            if let Some((h, _, _)) = e {
+                let mut p = Probe::new(*h, mask);
+                while self.indices[p.i] != IX_EMPTY {
+                    p.next();
                 }
-            }
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                let pos = self.entries.len();
-                v.insert(pos);
-                self.entries.push(Some((hash, key, value)));
-                self.live += 1;
-                None
+                self.indices[p.i] = pos as u32;
             }
         }
     }
     pub fn remove(&mut self, hash: i64, key: &Value) -> Option<(Value, Value)> {
-        let entries = &self.entries;
-        let slot = self
-            .index
-            .find_entry(mix(hash), |&i| match &entries[i] {
-                Some((h, k, _)) => *h == hash && key_eq(k, key),
-                None => false,
-            })
-            .ok()?;
-        let (i, _) = slot.remove();
+        let (slot, i) = self.lookup(hash, key)?;
+        self.indices[slot] = IX_DUMMY;
         let e = self.entries[i].take();
         self.live -= 1;
         if self.entries.len() > 16 && self.live * 2 < self.entries.len() {
@@ -417,19 +485,9 @@ impl DictTable {
         }
         None
     }
+    /// Drop the deleted entries (keeping the index size unless it can shrink).
     fn compact(&mut self) {
-        // Keys are unique already: rebuild the entries and the index without comparing any.
-        let old = std::mem::take(&mut self.entries);
-        self.index.clear();
-        self.entries.reserve(self.live);
-        for (h, k, v) in old.into_iter().flatten() {
-            let pos = self.entries.len();
-            self.entries.push(Some((h, k, v)));
-            let entries = &self.entries;
-            self.index.insert_unique(mix(h), pos, |&i| {
-                entries[i].as_ref().map(|e| mix(e.0)).unwrap_or(0)
-            });
-        }
+        self.rebuild(self.live * 3);
     }
     pub fn iter(&self) -> impl Iterator<Item = (&Value, &Value)> {
         self.entries
@@ -474,11 +532,10 @@ impl DictTable {
     }
     /// Room for `additional` more keys without growing (for `update` and friends).
     pub fn reserve(&mut self, additional: usize) {
+        if self.fill + additional >= usable(self.indices.len()) {
+            self.rebuild((self.live + additional) * 3 / 2 + 1);
+        }
         self.entries.reserve(additional);
-        let entries = &self.entries;
-        self.index.reserve(additional, |&i| {
-            entries[i].as_ref().map(|e| mix(e.0)).unwrap_or(0)
-        });
     }
 }
 
@@ -758,6 +815,27 @@ mod tests {
             .map(|v| if let Value::Int(i) = v { *i } else { 0 })
             .collect();
         assert_eq!(got, vec![64, 1, 3, 100, 5, 10]);
+    }
+
+    #[test]
+    fn dict_deleted_slots_never_fill_the_index() {
+        // Insert, delete, pop the trailing hole: deleted slots must still make it grow or
+        // rebuild, or a lookup of a missing key would probe forever.
+        let mut d = DictTable::new();
+        for i in 0..20000i64 {
+            d.insert(hash_i64(i), Value::Int(i), Value::None);
+            d.remove(hash_i64(i), &Value::Int(i));
+            assert!(d.pop_last().is_none());
+            assert!(!d.contains(hash_i64(-i - 5), &Value::Int(-i - 5)));
+        }
+        // Keys that differ only in high bits still spread out.
+        for i in 0..5000i64 {
+            d.insert(hash_i64(i << 40), Value::Int(i << 40), Value::Int(i));
+        }
+        for i in 0..5000i64 {
+            assert!(d.get(hash_i64(i << 40), &Value::Int(i << 40)).is_some());
+        }
+        assert_eq!(d.len(), 5000);
     }
 
     #[test]

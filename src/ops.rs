@@ -886,8 +886,6 @@ pub fn less_than(a: &Value, b: &Value) -> PResult<bool> {
     compare(CmpKind::Lt, a, b)
 }
 
-/// `needle in haystack` (iterators are consumed as in Python; the VM handles those).
-#[inline(never)]
 /// `x is y or x == y`, as `in` and `list.index` test items.
 #[inline(always)]
 fn item_eq(x: &Value, y: &Value) -> bool {
@@ -897,6 +895,8 @@ fn item_eq(x: &Value, y: &Value) -> bool {
     }
 }
 
+/// `needle in haystack` (iterators are consumed as in Python; the VM handles those).
+#[inline(never)]
 pub fn contains(hay: &Value, needle: &Value) -> PResult<Option<bool>> {
     Ok(Some(match hay {
         Value::Str(s) => match needle {

@@ -150,16 +150,48 @@ fn registry() -> &'static Registry {
     })
 }
 
+/// The method tables by type tag (see `type_tag`).
+const TABLES: [Table; 6] = [
+    STR_METHODS,
+    LIST_METHODS,
+    DICT_METHODS,
+    SET_METHODS,
+    TUPLE_METHODS,
+    EXC_METHODS,
+];
+
+/// The position of method `name` in `table`.
+#[inline(always)]
+fn position(table: Table, name: &str) -> Option<usize> {
+    // Length and first byte before the full comparison: most names are told apart by those.
+    let (len, first) = (name.len(), *name.as_bytes().first()?);
+    table
+        .iter()
+        .position(|(n, _)| n.len() == len && n.as_bytes()[0] == first && *n == name)
+}
+
 /// The method `name` of `v`'s type, as an unbound method builtin (receiver = first argument).
 #[inline]
 pub fn lookup(v: &Value, name: &str) -> Option<Value> {
     let (tag, table, _) = type_tag(v)?;
-    // Length and first byte before the full comparison: most names are told apart by those.
-    let (len, first) = (name.len(), *name.as_bytes().first()?);
-    let i = table
-        .iter()
-        .position(|(n, _)| n.len() == len && n.as_bytes()[0] == first && *n == name)?;
+    let i = position(table, name)?;
     Some(registry().by_type[tag as usize][i].clone())
+}
+
+/// The method `name` of `v`'s type as a small id for `method_fn` (what `LoadMethod` keeps on
+/// the stack: no reference counting on the way to the call).
+#[inline]
+pub fn lookup_id(v: &Value, name: &str) -> Option<u32> {
+    let (tag, table, _) = type_tag(v)?;
+    let i = position(table, name)?;
+    Some(((tag as u32) << 8) | i as u32)
+}
+
+/// The function of a method id from `lookup_id`.
+#[inline(always)]
+pub fn method_fn(id: u32) -> Option<BuiltinFnPtr> {
+    let table = TABLES.get((id >> 8) as usize)?;
+    table.get((id & 0xff) as usize).map(|m| m.1)
 }
 
 /// `str.lower`, `list.append`, …: the unbound method of a type.

@@ -599,9 +599,12 @@ impl Vm {
                     Instr::LoadMethod(n) => {
                         let obj = pop!();
                         let name = &code.names[n as usize];
-                        match crate::builtins::methods::lookup(&obj, name) {
-                            Some(m) => {
-                                self.stack.push(m);
+                        // A method of a built-in type goes on the stack as its id (an int:
+                        // nothing to count), with the receiver, never None, above it; any
+                        // other callable has None there.
+                        match crate::builtins::methods::lookup_id(&obj, name) {
+                            Some(id) => {
+                                self.stack.push(Value::Int(id as i64));
                                 self.stack.push(obj);
                             }
                             None => {
@@ -614,6 +617,16 @@ impl Vm {
                     Instr::CallMethod(argc) => {
                         let argc = argc as usize;
                         let fidx = self.stack.len() - argc - 2;
+                        if let (Value::Int(id), false) =
+                            (&self.stack[fidx], matches!(self.stack[fidx + 1], Value::None))
+                        {
+                            if let Some(func) = crate::builtins::methods::method_fn(*id as u32) {
+                                save_ip!();
+                                let r = tri!(self.call_native_from_stack(func, fidx + 1));
+                                self.stack.push(r);
+                                continue;
+                            }
+                        }
                         let is_method = matches!(&self.stack[fidx], Value::Builtin(b) if b.method);
                         if is_method {
                             let func = match &self.stack[fidx] {
@@ -858,6 +871,22 @@ impl Vm {
                         self.stack.push(Value::Bool(!a.is(&b)));
                     }
                     Instr::In | Instr::NotIn => {
+                        let n = self.stack.len();
+                        if let (Value::Dict(d), k @ (Value::Int(_) | Value::Str(_))) =
+                            (&self.stack[n - 1], &self.stack[n - 2])
+                        {
+                            // An int or str key in a dict: hashing cannot fail.
+                            if let Ok(h) = hash_value(k) {
+                                let r = d.table.lock().contains(h, k);
+                                discard(pop!());
+                                let slot = self.stack.last_mut().expect("stack underflow");
+                                discard(std::mem::replace(
+                                    slot,
+                                    Value::Bool(r == (instr == Instr::In)),
+                                ));
+                                continue;
+                            }
+                        }
                         let hay = pop!();
                         let needle = pop!();
                         save_ip!();
