@@ -55,7 +55,7 @@ pub enum SlowStep {
 
 /// The next step of a dict loop (see `LoopIter::Dict`). With `pair`, items come as
 /// `SlowStep::Pair`.
-#[inline]
+#[inline(always)]
 fn dict_step(
     dict: &DictObj,
     pos: &mut usize,

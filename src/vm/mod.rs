@@ -623,7 +623,14 @@ impl Vm {
                             if let Some(func) = crate::builtins::methods::method_fn(*id as u32) {
                                 save_ip!();
                                 let r = tri!(self.call_native_from_stack(func, fidx + 1));
-                                self.stack.push(r);
+                                if let Some(Instr::Pop) = instrs.get(ip) {
+                                    // `xs.append(x)` as a statement: drop the result here.
+                                    discard(r);
+                                    self.executed += 1;
+                                    ip += 1;
+                                } else {
+                                    self.stack.push(r);
+                                }
                                 continue;
                             }
                         }
@@ -872,27 +879,42 @@ impl Vm {
                     }
                     Instr::In | Instr::NotIn => {
                         let n = self.stack.len();
-                        if let (Value::Dict(d), k @ (Value::Int(_) | Value::Str(_))) =
-                            (&self.stack[n - 1], &self.stack[n - 2])
-                        {
+                        let fast = match (&self.stack[n - 1], &self.stack[n - 2]) {
                             // An int or str key in a dict: hashing cannot fail.
-                            if let Ok(h) = hash_value(k) {
-                                let r = d.table.lock().contains(h, k);
-                                discard(pop!());
-                                let slot = self.stack.last_mut().expect("stack underflow");
-                                discard(std::mem::replace(
-                                    slot,
-                                    Value::Bool(r == (instr == Instr::In)),
-                                ));
-                                continue;
+                            (Value::Dict(d), k @ (Value::Int(_) | Value::Str(_))) => {
+                                hash_value(k).ok().map(|h| d.table.lock().contains(h, k))
                             }
+                            _ => None,
+                        };
+                        let r = match fast {
+                            Some(r) => {
+                                discard(pop!());
+                                discard(pop!());
+                                r
+                            }
+                            None => {
+                                let hay = pop!();
+                                let needle = pop!();
+                                save_ip!();
+                                tri!(self.contains(&hay, &needle))
+                            }
+                        };
+                        let r = r == matches!(instr, Instr::In);
+                        // `if x in c:` — take the JumpIfFalse that follows right here (the
+                        // instruction stays in place for anything that jumps to it).
+                        if let Some(&Instr::JumpIfFalse(t)) = instrs.get(ip) {
+                            self.executed += 1;
+                            if r {
+                                ip += 1;
+                            } else {
+                                if (t as usize) < ip {
+                                    check_breaker!();
+                                }
+                                ip = t as usize;
+                            }
+                            continue;
                         }
-                        let hay = pop!();
-                        let needle = pop!();
-                        save_ip!();
-                        let r = tri!(self.contains(&hay, &needle));
-                        self.stack
-                            .push(Value::Bool(if instr == Instr::In { r } else { !r }));
+                        self.stack.push(Value::Bool(r));
                     }
                     Instr::Jump(t) => {
                         if (t as usize) < ip {
