@@ -1014,16 +1014,24 @@ impl Vm {
                     Instr::ListAppend(d) => {
                         let v = pop!();
                         let n = self.stack.len();
-                        if let Value::List(l) = &self.stack[n - d as usize] {
-                            l.items.lock().push(v);
+                        if let Value::List(l) = &mut self.stack[n - d as usize] {
+                            // The list a comprehension builds is referenced from this stack
+                            // slot alone: no lock to take then.
+                            match Arc::get_mut(l) {
+                                Some(l) => l.items.get_mut().push(v),
+                                None => l.items.lock().push(v),
+                            }
                         }
                     }
                     Instr::SetAdd(d) => {
                         let v = pop!();
                         let h = tri!(hash_value(&v));
                         let n = self.stack.len();
-                        if let Value::Set(s) = &self.stack[n - d as usize] {
-                            s.table.lock().add(h, v);
+                        if let Value::Set(s) = &mut self.stack[n - d as usize] {
+                            match Arc::get_mut(s) {
+                                Some(s) => s.table.get_mut().add(h, v),
+                                None => s.table.lock().add(h, v),
+                            };
                         }
                     }
                     Instr::MapAdd(d) => {
@@ -1031,8 +1039,12 @@ impl Vm {
                         let k = pop!();
                         let h = tri!(hash_value(&k));
                         let n = self.stack.len();
-                        if let Value::Dict(m) = &self.stack[n - d as usize] {
-                            m.table.lock().insert(h, k, v);
+                        if let Value::Dict(m) = &mut self.stack[n - d as usize] {
+                            let old = match Arc::get_mut(m) {
+                                Some(m) => m.table.get_mut().insert(h, k, v),
+                                None => m.table.lock().insert(h, k, v),
+                            };
+                            discard_opt(old);
                         }
                     }
                     Instr::ListExtend(in_call) => {
