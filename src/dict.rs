@@ -10,7 +10,6 @@
 
 use std::sync::Arc;
 
-use hashbrown::HashTable;
 use num_bigint::BigInt;
 use num_traits::{Signed, ToPrimitive, Zero};
 
@@ -22,7 +21,17 @@ const HASH_MODULUS: u64 = (1u64 << HASH_BITS) - 1;
 const HASH_INF: i64 = 314159;
 
 /// Python's `hash()` of an int.
+#[inline]
 pub fn hash_i64(i: i64) -> i64 {
+    // |i| < 2**61 - 1: the int is its own hash (except -1, which CPython reserves).
+    if (i as u64).wrapping_add(HASH_MODULUS - 1) < 2 * HASH_MODULUS - 1 {
+        return if i == -1 { -2 } else { i };
+    }
+    hash_i64_wide(i)
+}
+
+#[inline(never)]
+fn hash_i64_wide(i: i64) -> i64 {
     let m = HASH_MODULUS as i128;
     let v = i as i128;
     let mut h = (v.abs() % m) as i64;
@@ -105,7 +114,17 @@ fn frexp(v: f64) -> (f64, i32) {
 }
 
 /// Python's `hash()`, raising `TypeError: unhashable type: 'list'` for mutable containers.
+#[inline]
 pub fn hash_value(v: &Value) -> PResult<i64> {
+    match v {
+        Value::Int(i) => Ok(hash_i64(*i)),
+        Value::Str(s) => Ok(s.hash()),
+        _ => hash_value_slow(v),
+    }
+}
+
+#[inline(never)]
+fn hash_value_slow(v: &Value) -> PResult<i64> {
     Ok(match v {
         Value::Int(i) => hash_i64(*i),
         Value::Bool(b) => *b as i64,
@@ -159,7 +178,17 @@ pub fn hash_value(v: &Value) -> PResult<i64> {
 }
 
 /// Equality of two hashable values, as dict and set lookups need it. Never raises.
+#[inline]
 pub fn key_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => Arc::ptr_eq(x, y) || x.s == y.s,
+        _ => key_eq_slow(a, b),
+    }
+}
+
+#[inline(never)]
+fn key_eq_slow(a: &Value, b: &Value) -> bool {
     // Identity first, as CPython's lookups do (so a NaN key finds itself).
     if a.is(b) {
         return true;
@@ -269,20 +298,61 @@ pub fn int_float_cmp_b(b: &BigInt, f: f64) -> Option<std::cmp::Ordering> {
 // dict
 // ---------------------------------------------------------------------------------------------
 
-/// Spread a Python hash over all 64 bits for the index table. Python's int hashes are the
-/// ints themselves, but hashbrown takes its 7-bit tag from the top bits (all zero for small
-/// ints: every probe would compare every key) and its bucket from the low bits.
+const DICT_MINSIZE: usize = 8;
+/// Index slots: an entry position, or one of these two markers.
+const IX_EMPTY: u32 = u32::MAX;
+const IX_DUMMY: u32 = u32::MAX - 1;
+
+/// How many entries (live or deleted) an index of `size` slots takes before it grows: 2/3,
+/// as CPython's `USABLE_FRACTION`.
 #[inline(always)]
-fn mix(hash: i64) -> u64 {
-    let p = (hash as u64 as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (p as u64) ^ ((p >> 64) as u64)
+fn usable(size: usize) -> usize {
+    (size << 1) / 3
 }
 
+/// An insertion-ordered dict table laid out as CPython's compact dict: `entries` in insertion
+/// order (deleted ones become None) and `indices`, an open-addressing table of entry
+/// positions probed exactly as CPython probes (start at `hash & mask`, then
+/// `i = 5*i + 1 + perturb` with `perturb >>= 5`). Python's int hashes are the ints
+/// themselves, so nearby int keys land in nearby slots: lookups of sequential keys stay in
+/// cache, and the perturbation still spreads keys that differ only in high bits.
 #[derive(Clone, Default)]
 pub struct DictTable {
     entries: Vec<Option<(i64, Value, Value)>>,
-    index: HashTable<usize>,
+    /// A power of two in length, or empty before the first insert.
+    indices: Vec<u32>,
     live: usize,
+    /// Index slots that are not empty (live or deleted): the table grows before they
+    /// reach `usable(indices.len())`, so every probe sequence meets an empty slot.
+    fill: usize,
+}
+
+/// The probe sequence of a hash in an index of `mask + 1` slots.
+struct Probe {
+    i: usize,
+    perturb: u64,
+    mask: usize,
+}
+
+impl Probe {
+    #[inline(always)]
+    fn new(hash: i64, mask: usize) -> Probe {
+        Probe {
+            i: (hash as u64 as usize) & mask,
+            perturb: hash as u64,
+            mask,
+        }
+    }
+    #[inline(always)]
+    fn next(&mut self) {
+        self.perturb >>= PERTURB_SHIFT;
+        self.i = (self
+            .i
+            .wrapping_mul(5)
+            .wrapping_add(1)
+            .wrapping_add(self.perturb as usize))
+            & self.mask;
+    }
 }
 
 impl DictTable {
@@ -295,45 +365,107 @@ impl DictTable {
     pub fn is_empty(&self) -> bool {
         self.live == 0
     }
+    /// The index slot and entry position of `key`.
+    #[inline]
+    fn lookup(&self, hash: i64, key: &Value) -> Option<(usize, usize)> {
+        if self.indices.is_empty() {
+            return None;
+        }
+        let mut p = Probe::new(hash, self.indices.len() - 1);
+        loop {
+            let ix = self.indices[p.i];
+            if ix == IX_EMPTY {
+                return None;
+            }
+            if ix != IX_DUMMY {
+                if let Some((h, k, _)) = &self.entries[ix as usize] {
+                    if *h == hash && key_eq(k, key) {
+                        return Some((p.i, ix as usize));
+                    }
+                }
+            }
+            p.next();
+        }
+    }
+    #[inline]
     fn find(&self, hash: i64, key: &Value) -> Option<usize> {
-        let entries = &self.entries;
-        self.index
-            .find(mix(hash), |&i| match &entries[i] {
-                Some((h, k, _)) => *h == hash && key_eq(k, key),
-                None => false,
-            })
-            .copied()
+        self.lookup(hash, key).map(|(_, ix)| ix)
     }
+    #[inline]
     pub fn get(&self, hash: i64, key: &Value) -> Option<Value> {
-        self.find(hash, key)
-            .and_then(|i| self.entries[i].as_ref().map(|e| e.2.clone()))
+        self.get_ref(hash, key).cloned()
     }
+    /// The value of `key`, borrowed.
+    #[inline]
+    pub fn get_ref(&self, hash: i64, key: &Value) -> Option<&Value> {
+        match self.find(hash, key) {
+            Some(i) => self.entries[i].as_ref().map(|e| &e.2),
+            None => None,
+        }
+    }
+    #[inline]
     pub fn contains(&self, hash: i64, key: &Value) -> bool {
         self.find(hash, key).is_some()
     }
     /// Insert or replace; an existing key keeps its position (and its original key object).
-    pub fn insert(&mut self, hash: i64, key: Value, value: Value) {
+    /// Returns the value replaced, if any (for the caller to drop after releasing its lock).
+    pub fn insert(&mut self, hash: i64, key: Value, value: Value) -> Option<Value> {
         if let Some(i) = self.find(hash, &key) {
-            if let Some(e) = &mut self.entries[i] {
-                e.2 = value;
-            }
-            return;
+            return self.entries[i]
+                .as_mut()
+                .map(|e| std::mem::replace(&mut e.2, value));
+        }
+        if self.fill >= usable(self.indices.len()) || self.entries.len() >= u32::MAX as usize - 2
+        {
+            // CPython's GROWTH_RATE: room for three times the live keys.
+            self.rebuild(self.live * 3);
         }
         let pos = self.entries.len();
         self.entries.push(Some((hash, key, value)));
-        let entries = &self.entries;
-        self.index.insert_unique(mix(hash), pos, |&i| {
-            entries[i].as_ref().map(|e| mix(e.0)).unwrap_or(0)
-        });
+        self.place(hash, pos);
         self.live += 1;
+        None
+    }
+    /// Put entry position `pos` in the first free (empty or deleted) slot of its probe
+    /// sequence; the key is known to be absent.
+    #[inline]
+    fn place(&mut self, hash: i64, pos: usize) {
+        let mut p = Probe::new(hash, self.indices.len() - 1);
+        while self.indices[p.i] < IX_DUMMY {
+            p.next();
+        }
+        if self.indices[p.i] == IX_EMPTY {
+            self.fill += 1;
+        }
+        self.indices[p.i] = pos as u32;
+    }
+    /// Drop the deleted entries and rebuild the index with at least `minsize` slots (a power
+    /// of two whose usable part holds every live entry).
+    fn rebuild(&mut self, minsize: usize) {
+        let mut size = DICT_MINSIZE;
+        while size < minsize || usable(size) <= self.live {
+            size <<= 1;
+        }
+        if self.live != self.entries.len() {
+            self.entries.retain(|e| e.is_some());
+        }
+        self.indices.clear();
+        self.indices.resize(size, IX_EMPTY);
+        self.fill = self.live;
+        let mask = size - 1;
+        for (pos, e) in self.entries.iter().enumerate() {
+            if let Some((h, _, _)) = e {
+                let mut p = Probe::new(*h, mask);
+                while self.indices[p.i] != IX_EMPTY {
+                    p.next();
+                }
+                self.indices[p.i] = pos as u32;
+            }
+        }
     }
     pub fn remove(&mut self, hash: i64, key: &Value) -> Option<(Value, Value)> {
-        let i = self.find(hash, key)?;
-        let entries = &self.entries;
-        if let Ok(slot) = self.index.find_entry(mix(hash), |&j| j == i) {
-            slot.remove();
-        }
-        let _ = entries;
+        let (slot, i) = self.lookup(hash, key)?;
+        self.indices[slot] = IX_DUMMY;
         let e = self.entries[i].take();
         self.live -= 1;
         if self.entries.len() > 16 && self.live * 2 < self.entries.len() {
@@ -353,13 +485,9 @@ impl DictTable {
         }
         None
     }
+    /// Drop the deleted entries (keeping the index size unless it can shrink).
     fn compact(&mut self) {
-        let old = std::mem::take(&mut self.entries);
-        self.index.clear();
-        self.live = 0;
-        for (h, k, v) in old.into_iter().flatten() {
-            self.insert(h, k, v);
-        }
+        self.rebuild(self.live * 3);
     }
     pub fn iter(&self) -> impl Iterator<Item = (&Value, &Value)> {
         self.entries
@@ -388,6 +516,26 @@ impl DictTable {
     }
     pub fn values(&self) -> Vec<Value> {
         self.iter().map(|(_, v)| v.clone()).collect()
+    }
+    /// The first live entry at position `pos` or after it, with the next position to look
+    /// at (for iterators over values and items).
+    #[inline]
+    pub fn entry_from(&self, pos: usize) -> Option<(&Value, &Value, usize)> {
+        let mut i = pos;
+        while i < self.entries.len() {
+            if let Some((_, k, v)) = &self.entries[i] {
+                return Some((k, v, i + 1));
+            }
+            i += 1;
+        }
+        None
+    }
+    /// Room for `additional` more keys without growing (for `update` and friends).
+    pub fn reserve(&mut self, additional: usize) {
+        if self.fill + additional >= usable(self.indices.len()) {
+            self.rebuild((self.live + additional) * 3 / 2 + 1);
+        }
+        self.entries.reserve(additional);
     }
 }
 
@@ -667,6 +815,27 @@ mod tests {
             .map(|v| if let Value::Int(i) = v { *i } else { 0 })
             .collect();
         assert_eq!(got, vec![64, 1, 3, 100, 5, 10]);
+    }
+
+    #[test]
+    fn dict_deleted_slots_never_fill_the_index() {
+        // Insert, delete, pop the trailing hole: deleted slots must still make it grow or
+        // rebuild, or a lookup of a missing key would probe forever.
+        let mut d = DictTable::new();
+        for i in 0..20000i64 {
+            d.insert(hash_i64(i), Value::Int(i), Value::None);
+            d.remove(hash_i64(i), &Value::Int(i));
+            assert!(d.pop_last().is_none());
+            assert!(!d.contains(hash_i64(-i - 5), &Value::Int(-i - 5)));
+        }
+        // Keys that differ only in high bits still spread out.
+        for i in 0..5000i64 {
+            d.insert(hash_i64(i << 40), Value::Int(i << 40), Value::Int(i));
+        }
+        for i in 0..5000i64 {
+            assert!(d.get(hash_i64(i << 40), &Value::Int(i << 40)).is_some());
+        }
+        assert_eq!(d.len(), 5000);
     }
 
     #[test]

@@ -175,10 +175,10 @@ pub fn str_concat(x: &StrObj, y: &StrObj) -> Value {
 /// reference if it is the same string as `a` (it is about to be overwritten anyway), so that
 /// [`str_append`] may find `a` unique.
 #[inline(always)]
-pub fn release_target(a: &Value, slot: &mut Option<Value>) {
-    if let (Value::Str(x), Some(Value::Str(y))) = (a, &*slot) {
+pub fn release_target(stack: &mut [Value], top: usize, slot: usize) {
+    if let (Value::Str(x), Value::Str(y)) = (&stack[top], &stack[slot]) {
         if Arc::ptr_eq(x, y) {
-            *slot = None;
+            stack[slot] = Value::Unbound;
         }
     }
 }
@@ -916,6 +916,15 @@ pub fn less_than(a: &Value, b: &Value) -> PResult<bool> {
     compare(CmpKind::Lt, a, b)
 }
 
+/// `x is y or x == y`, as `in` and `list.index` test items.
+#[inline(always)]
+fn item_eq(x: &Value, y: &Value) -> bool {
+    match (x, y) {
+        (Value::Int(a), Value::Int(b)) => a == b,
+        _ => x.is(y) || eq(x, y),
+    }
+}
+
 /// `needle in haystack` (iterators are consumed as in Python; the VM handles those).
 #[inline(never)]
 pub fn contains(hay: &Value, needle: &Value) -> PResult<Option<bool>> {
@@ -930,10 +939,19 @@ pub fn contains(hay: &Value, needle: &Value) -> PResult<Option<bool>> {
             }
         },
         Value::List(l) => {
+            if matches!(
+                needle,
+                Value::Int(_) | Value::Str(_) | Value::Float(_) | Value::Bool(_) | Value::None
+            ) {
+                // Comparing anything with a number, a string or None takes no lock, so the
+                // list can stay locked during the scan (no copy of it).
+                let items = l.items.lock();
+                return Ok(Some(items.iter().any(|x| item_eq(x, needle))));
+            }
             let items = l.items.lock().clone();
             items.iter().any(|x| x.is(needle) || eq(x, needle))
         }
-        Value::Tuple(t) => t.items.iter().any(|x| x.is(needle) || eq(x, needle)),
+        Value::Tuple(t) => t.items.iter().any(|x| item_eq(x, needle)),
         Value::Dict(d) => {
             let h = hash_value(needle)?;
             d.table.lock().contains(h, needle)

@@ -150,11 +150,48 @@ fn registry() -> &'static Registry {
     })
 }
 
+/// The method tables by type tag (see `type_tag`).
+const TABLES: [Table; 6] = [
+    STR_METHODS,
+    LIST_METHODS,
+    DICT_METHODS,
+    SET_METHODS,
+    TUPLE_METHODS,
+    EXC_METHODS,
+];
+
+/// The position of method `name` in `table`.
+#[inline(always)]
+fn position(table: Table, name: &str) -> Option<usize> {
+    // Length and first byte before the full comparison: most names are told apart by those.
+    let (len, first) = (name.len(), *name.as_bytes().first()?);
+    table
+        .iter()
+        .position(|(n, _)| n.len() == len && n.as_bytes()[0] == first && *n == name)
+}
+
 /// The method `name` of `v`'s type, as an unbound method builtin (receiver = first argument).
+#[inline]
 pub fn lookup(v: &Value, name: &str) -> Option<Value> {
     let (tag, table, _) = type_tag(v)?;
-    let i = table.iter().position(|(n, _)| *n == name)?;
+    let i = position(table, name)?;
     Some(registry().by_type[tag as usize][i].clone())
+}
+
+/// The method `name` of `v`'s type as a small id for `method_fn` (what `LoadMethod` keeps on
+/// the stack: no reference counting on the way to the call).
+#[inline]
+pub fn lookup_id(v: &Value, name: &str) -> Option<u32> {
+    let (tag, table, _) = type_tag(v)?;
+    let i = position(table, name)?;
+    Some(((tag as u32) << 8) | i as u32)
+}
+
+/// The function of a method id from `lookup_id`.
+#[inline(always)]
+pub fn method_fn(id: u32) -> Option<BuiltinFnPtr> {
+    let table = TABLES.get((id >> 8) as usize)?;
+    table.get((id & 0xff) as usize).map(|m| m.1)
 }
 
 /// `str.lower`, `list.append`, …: the unbound method of a type.
@@ -1515,6 +1552,31 @@ fn dict_setdefault(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn dict_update(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let d = recv_dict(a, "update")?;
     args::check_positional("update", a.len() - 1, 0, 1)?;
+    if let (Some(Value::Dict(src)), true) = (a.get(1), kw.is_empty()) {
+        // From another dict: no Toy code can run, so insert in place (a copy of the source's
+        // entries first: two dicts are never locked at once).
+        if Arc::ptr_eq(src, d) {
+            return Ok(Value::None);
+        }
+        let items: Vec<(i64, Value, Value)> = src
+            .table
+            .lock()
+            .iter_hashed()
+            .map(|(h, k, v)| (h, k.clone(), v.clone()))
+            .collect();
+        let mut old = Vec::new();
+        {
+            let mut t = d.table.lock();
+            t.reserve(items.len());
+            for (h, k, v) in items {
+                if let Some(o) = t.insert(h, k, v) {
+                    old.push(o);
+                }
+            }
+        }
+        drop(old);
+        return Ok(Value::None);
+    }
     let mut t = d.table.lock().clone();
     if let Some(src) = a.get(1) {
         super::dict_update_from(vm, &mut t, src)?;
@@ -1567,6 +1629,21 @@ impl DictView {
                 .collect(),
         }
     }
+}
+
+/// The dict behind a view and what iterating the view yields; None if `v` is not a view.
+pub fn dict_view_parts(v: &Value) -> Option<(Arc<DictObj>, crate::vm::iter::DictIterKind)> {
+    use crate::vm::iter::DictIterKind;
+    let Value::Native(n) = v else {
+        return None;
+    };
+    let view = n.0.as_any().downcast_ref::<DictView>()?;
+    let kind = match view.kind {
+        ViewKind::Keys => DictIterKind::Keys,
+        ViewKind::Values => DictIterKind::Values,
+        ViewKind::Items => DictIterKind::Items,
+    };
+    Some((view.dict.clone(), kind))
 }
 
 /// The items of a dict view (`d.keys()`, `d.values()`, `d.items()`), in order; None if `v`
@@ -1692,11 +1769,12 @@ impl NativeObj for DictViewIter {
                 "dictionary changed size during iteration",
             );
         }
-        let Some((k, next)) = t.key_from(pos.0) else {
+        let Some((k, v, next)) = t.entry_from(pos.0) else {
             return Ok(None);
         };
         pos.0 = next;
-        let v = t.get(hash_value(&k)?, &k).unwrap_or(Value::None);
+        let (k, v) = (k.clone(), v.clone());
+        drop(t);
         Ok(Some(match self.kind {
             ViewKind::Values => v,
             _ => Value::tuple(vec![k, v]),

@@ -283,9 +283,37 @@ fn b_abs(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     })
 }
 
+/// The least (or greatest) of a list or tuple of ints, when every item is an int. None: not
+/// that case (the general code handles it).
+fn int_extreme(v: &Value, want_less: bool) -> Option<Value> {
+    fn scan(items: &[Value], want_less: bool) -> Option<Value> {
+        let mut best = match items.first()? {
+            Value::Int(i) => *i,
+            _ => return None,
+        };
+        for x in &items[1..] {
+            let Value::Int(i) = x else { return None };
+            if (want_less && *i < best) || (!want_less && *i > best) {
+                best = *i;
+            }
+        }
+        Some(Value::Int(best))
+    }
+    match v {
+        Value::List(l) => scan(&l.items.lock(), want_less),
+        Value::Tuple(t) => scan(&t.items, want_less),
+        _ => None,
+    }
+}
+
 fn min_max(vm: &mut Vm, a: &[Value], kw: Kw, name: &str, want_less: bool) -> PResult<Value> {
     if a.is_empty() {
         return type_error(format!("{} expected at least 1 argument, got 0", name));
+    }
+    if a.len() == 1 && kw.is_empty() {
+        if let Some(r) = int_extreme(&a[0], want_less) {
+            return Ok(r);
+        }
     }
     let k = args::parse(name, &[], kw, &["key", "default"], 0, 0, 0)?;
     let k: Vec<Option<&Value>> = k.iter().map(|v| v.as_ref()).collect();
@@ -351,6 +379,34 @@ fn b_sum(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         _ => {}
     }
     let mut it = crate::vm::LoopIter::new(&a[0])?;
+    // Ints from a list or tuple: add them up in place while they stay ints and the total
+    // fits, then go on one item at a time from there.
+    if let Value::Int(mut total) = acc {
+        let guard;
+        let (items, idx): (&[Value], Option<&mut usize>) = match &mut it {
+            crate::vm::LoopIter::Tuple { tuple, idx } => (&tuple.items[..], Some(idx)),
+            crate::vm::LoopIter::List { list, idx } => {
+                guard = list.items.lock();
+                (&guard[..], Some(idx))
+            }
+            _ => (&[][..], None),
+        };
+        if let Some(idx) = idx {
+            let mut k = 0;
+            for x in items {
+                match x {
+                    Value::Int(i) => match total.checked_add(*i) {
+                        Some(t) => total = t,
+                        None => break,
+                    },
+                    _ => break,
+                }
+                k += 1;
+            }
+            *idx = k;
+        }
+        acc = Value::Int(total);
+    }
     while let Some(x) = vm.loop_next(&mut it)? {
         acc = match (&acc, &x) {
             (Value::Int(p), Value::Int(q)) => match p.checked_add(*q) {
@@ -372,6 +428,38 @@ pub fn sort_values(
     key: Option<&Value>,
     reverse: bool,
 ) -> PResult<()> {
+    if key.is_none() {
+        // All ints: sort the numbers themselves (equal ints cannot be told apart, so an
+        // unstable sort is fine, and descending order is the ascending one reversed).
+        if items.iter().all(|v| matches!(v, Value::Int(_))) {
+            let mut xs: Vec<i64> = items
+                .iter()
+                .map(|v| if let Value::Int(x) = v { *x } else { 0 })
+                .collect();
+            xs.sort_unstable();
+            if reverse {
+                xs.reverse();
+            }
+            for (slot, x) in items.iter_mut().zip(xs) {
+                *slot = Value::Int(x);
+            }
+            return Ok(());
+        }
+        // All strs: a stable sort of the values themselves (no index vector).
+        if items.iter().all(|v| matches!(v, Value::Str(_))) {
+            if reverse {
+                items.reverse();
+            }
+            items.sort_by(|a, b| match (a, b) {
+                (Value::Str(x), Value::Str(y)) => x.s.cmp(&y.s),
+                _ => std::cmp::Ordering::Equal,
+            });
+            if reverse {
+                items.reverse();
+            }
+            return Ok(());
+        }
+    }
     let keys: Vec<Value> = match key {
         Some(f) => {
             let mut ks = Vec::with_capacity(items.len());
@@ -390,7 +478,13 @@ pub fn sort_values(
     let all_int = keys.iter().all(|k| matches!(k, Value::Int(_)));
     let all_str = keys.iter().all(|k| matches!(k, Value::Str(_)));
     if all_int {
-        idx.sort_by_key(|&i| if let Value::Int(x) = keys[i] { x } else { 0 });
+        // Sort (key, index) pairs: contiguous, no indirection per comparison.
+        let mut pairs: Vec<(i64, usize)> = idx
+            .iter()
+            .map(|&i| (if let Value::Int(x) = keys[i] { x } else { 0 }, i))
+            .collect();
+        pairs.sort_by_key(|p| p.0);
+        idx = pairs.into_iter().map(|p| p.1).collect();
     } else if all_str {
         idx.sort_by(|&i, &j| match (&keys[i], &keys[j]) {
             (Value::Str(x), Value::Str(y)) => x.s.cmp(&y.s),
@@ -405,8 +499,12 @@ pub fn sort_values(
     if reverse {
         idx.reverse();
     }
-    let sorted: Vec<Value> = idx.iter().map(|&i| items[i].clone()).collect();
-    *items = sorted;
+    // Move the values into their new order (each index appears once).
+    let mut old = std::mem::take(items);
+    *items = idx
+        .iter()
+        .map(|&i| std::mem::replace(&mut old[i], Value::None))
+        .collect();
     Ok(())
 }
 

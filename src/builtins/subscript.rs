@@ -150,6 +150,7 @@ fn key_hash(idx: &Value) -> PResult<i64> {
     hash_value(idx)
 }
 
+#[inline(always)]
 fn norm_index(i: i64, len: usize) -> Option<usize> {
     let j = if i < 0 { i + len as i64 } else { i };
     if j < 0 || j >= len as i64 {
@@ -188,6 +189,51 @@ fn pick<T: Clone>(items: &[T], start: i64, step: i64, count: i64) -> Vec<T> {
     (0..count)
         .map(|k| items[(start + k * step) as usize].clone())
         .collect()
+}
+
+/// `obj[idx]` for the common cases that cannot fail: a list at an int index in range, a
+/// dict with an int or str key that is present. None: use `get_item`.
+#[inline(always)]
+pub fn get_item_fast(obj: &Value, idx: &Value) -> Option<Value> {
+    match (obj, idx) {
+        (Value::List(l), Value::Int(i)) => {
+            let items = l.items.lock();
+            let j = norm_index(*i, items.len())?;
+            Some(items[j].clone())
+        }
+        (Value::Dict(d), Value::Int(_) | Value::Str(_)) => {
+            let h = crate::dict::hash_value(idx).ok()?;
+            d.table.lock().get(h, idx)
+        }
+        _ => None,
+    }
+}
+
+/// `obj[idx] = v` for the common cases that cannot fail: a list at an int index in range, a
+/// dict with an int or str key. `Err(v)`: not done, use `set_item`.
+#[inline(always)]
+pub fn set_item_fast(obj: &Value, idx: &Value, v: Value) -> Result<(), Value> {
+    match (obj, idx) {
+        (Value::List(l), Value::Int(i)) => {
+            let mut items = l.items.lock();
+            let Some(j) = norm_index(*i, items.len()) else {
+                return Err(v);
+            };
+            let old = std::mem::replace(&mut items[j], v);
+            drop(items);
+            discard(old);
+            Ok(())
+        }
+        (Value::Dict(d), Value::Int(_) | Value::Str(_)) => {
+            let Ok(h) = crate::dict::hash_value(idx) else {
+                return Err(v);
+            };
+            let old = d.table.lock().insert(h, idx.clone(), v);
+            discard_opt(old);
+            Ok(())
+        }
+        _ => Err(v),
+    }
 }
 
 pub fn get_item(obj: &Value, idx: &Value) -> PResult<Value> {

@@ -26,15 +26,76 @@ pub enum LoopIter {
         tuple: Arc<TupleObj>,
         idx: usize,
     },
+    /// A dict, or one of its views: live, and an error if its size changes meanwhile.
+    Dict {
+        dict: Arc<DictObj>,
+        pos: usize,
+        size: usize,
+        kind: DictIterKind,
+    },
     /// Any iterator object (`Value::Iter` or an iterable native object such as a file).
     Object(Value),
 }
 
+/// What a dict loop yields: keys (`for k in d`, `d.keys()`), values or `(key, value)` items.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum DictIterKind {
+    Keys,
+    Values,
+    Items,
+}
+
+/// One step of a loop iterator that is not a range, list or tuple.
+pub enum SlowStep {
+    Item(Option<Value>),
+    /// A dict item handed over as its key and value, for a loop that unpacks it at once
+    /// (`for k, v in d.items()`): no tuple is built.
+    Pair(Value, Value),
+}
+
+/// The next step of a dict loop (see `LoopIter::Dict`). With `pair`, items come as
+/// `SlowStep::Pair`.
+#[inline(always)]
+fn dict_step(
+    dict: &DictObj,
+    pos: &mut usize,
+    size: &mut usize,
+    kind: DictIterKind,
+    pair: bool,
+) -> PResult<SlowStep> {
+    let t = dict.table.lock();
+    if t.len() != *size {
+        *size = usize::MAX;
+        return err(
+            ExcKind::RuntimeError,
+            "dictionary changed size during iteration",
+        );
+    }
+    let Some((k, v, next)) = t.entry_from(*pos) else {
+        *pos = usize::MAX;
+        return Ok(SlowStep::Item(None));
+    };
+    *pos = next;
+    Ok(match kind {
+        DictIterKind::Keys => SlowStep::Item(Some(k.clone())),
+        DictIterKind::Values => SlowStep::Item(Some(v.clone())),
+        DictIterKind::Items => {
+            let (k, v) = (k.clone(), v.clone());
+            drop(t);
+            if pair {
+                SlowStep::Pair(k, v)
+            } else {
+                SlowStep::Item(Some(Value::tuple(vec![k, v])))
+            }
+        }
+    })
+}
+
 impl LoopIter {
     /// The next item of a range, list or tuple loop — no VM needed, no lock for ranges and
-    /// tuples. `Err(obj)`: an iterator object whose next item the VM must produce.
+    /// tuples. `Err(())`: another kind of loop, for `Vm::loop_step_slow`.
     #[inline(always)]
-    pub fn advance(&mut self) -> Result<Option<Value>, Value> {
+    pub fn advance(&mut self) -> Result<Option<Value>, ()> {
         Ok(match self {
             LoopIter::Range { cur, stop, step } => {
                 if (*step > 0 && *cur < *stop) || (*step < 0 && *cur > *stop) {
@@ -55,7 +116,7 @@ impl LoopIter {
                 *idx += 1;
                 v
             }
-            LoopIter::Object(o) => return Err(o.clone()),
+            LoopIter::Dict { .. } | LoopIter::Object(_) => return Err(()),
         })
     }
 
@@ -73,6 +134,27 @@ impl LoopIter {
             Value::Tuple(t) => LoopIter::Tuple {
                 tuple: t.clone(),
                 idx: 0,
+            },
+            Value::Dict(d) => {
+                let size = d.table.lock().len();
+                LoopIter::Dict {
+                    size,
+                    dict: d.clone(),
+                    pos: 0,
+                    kind: DictIterKind::Keys,
+                }
+            }
+            Value::Native(_) => match crate::builtins::methods::dict_view_parts(v) {
+                Some((dict, kind)) => {
+                    let size = dict.table.lock().len();
+                    LoopIter::Dict {
+                        size,
+                        dict,
+                        pos: 0,
+                        kind,
+                    }
+                }
+                None => LoopIter::Object(make_iter(v)?),
             },
             _ => LoopIter::Object(make_iter(v)?),
         })
@@ -134,9 +216,44 @@ enum Step {
 impl Vm {
     /// Advance a loop iterator.
     pub fn loop_next(&mut self, it: &mut LoopIter) -> PResult<Option<Value>> {
-        match it.advance() {
-            Ok(v) => Ok(v),
-            Err(obj) => self.next_value(&obj),
+        if let Ok(v) = it.advance() {
+            return Ok(v);
+        }
+        match it {
+            LoopIter::Dict {
+                dict,
+                pos,
+                size,
+                kind,
+            } => match dict_step(dict, pos, size, *kind, false)? {
+                SlowStep::Item(v) => Ok(v),
+                SlowStep::Pair(k, v) => Ok(Some(Value::tuple(vec![k, v]))),
+            },
+            LoopIter::Object(o) => {
+                let o = o.clone();
+                self.next_value(&o)
+            }
+            _ => unreachable!("loop_next: advance handles ranges, lists and tuples"),
+        }
+    }
+
+    /// The step of the loop iterator `self.iters[n]` when `advance` cannot make it: dicts
+    /// and iterator objects. `pair`: the loop unpacks each item into two names at once, so
+    /// a dict item may come as `SlowStep::Pair`.
+    #[inline(never)]
+    pub fn loop_step_slow(&mut self, n: usize, pair: bool) -> PResult<SlowStep> {
+        match &mut self.iters[n] {
+            LoopIter::Dict {
+                dict,
+                pos,
+                size,
+                kind,
+            } => dict_step(dict, pos, size, *kind, pair),
+            LoopIter::Object(o) => {
+                let o = o.clone();
+                Ok(SlowStep::Item(self.next_value(&o)?))
+            }
+            it => Ok(SlowStep::Item(it.advance().unwrap_or(None))),
         }
     }
 

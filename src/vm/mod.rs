@@ -441,14 +441,26 @@ impl Vm {
                 };
             }
 
+            // The next item of the innermost loop. `$pair`: the loop unpacks each item into
+            // two names right away, so a dict item may come as its key and value (pushed
+            // here, key on top, as the UnpackSequence would leave them, which is skipped).
             macro_rules! for_next {
-                () => {{
+                ($pair:expr) => {{
                     let n = self.iters.len() - 1;
                     match self.iters[n].advance() {
                         Ok(v) => v,
-                        Err(obj) => {
+                        Err(()) => {
                             save_ip!();
-                            tri!(self.next_value(&obj))
+                            match tri!(self.loop_step_slow(n, $pair)) {
+                                iter::SlowStep::Item(v) => v,
+                                iter::SlowStep::Pair(k, v) => {
+                                    self.stack.push(v);
+                                    self.stack.push(k);
+                                    self.executed += 1;
+                                    ip += 1;
+                                    continue;
+                                }
+                            }
                         }
                     }
                 }};
@@ -656,9 +668,12 @@ impl Vm {
                     Instr::LoadMethod(n) => {
                         let obj = pop!();
                         let name = &code.names[n as usize];
-                        match crate::builtins::methods::lookup(&obj, name) {
-                            Some(m) => {
-                                self.stack.push(m);
+                        // A method of a built-in type goes on the stack as its id (an int:
+                        // nothing to count), with the receiver, never None, above it; any
+                        // other callable has None there.
+                        match crate::builtins::methods::lookup_id(&obj, name) {
+                            Some(id) => {
+                                self.stack.push(Value::Int(id as i64));
                                 self.stack.push(obj);
                             }
                             None => {
@@ -671,6 +686,23 @@ impl Vm {
                     Instr::CallMethod(argc) => {
                         let argc = argc as usize;
                         let fidx = self.stack.len() - argc - 2;
+                        if let (Value::Int(id), false) =
+                            (&self.stack[fidx], matches!(self.stack[fidx + 1], Value::None))
+                        {
+                            if let Some(func) = crate::builtins::methods::method_fn(*id as u32) {
+                                save_ip!();
+                                let r = tri!(self.call_native_from_stack(func, fidx + 1));
+                                if let Some(Instr::Pop) = instrs.get(ip) {
+                                    // `xs.append(x)` as a statement: drop the result here.
+                                    discard(r);
+                                    self.executed += 1;
+                                    ip += 1;
+                                } else {
+                                    self.stack.push(r);
+                                }
+                                continue;
+                            }
+                        }
                         let is_method = matches!(&self.stack[fidx], Value::Builtin(b) if b.method);
                         if is_method {
                             let func = match &self.stack[fidx] {
@@ -689,6 +721,16 @@ impl Vm {
                         }
                     }
                     Instr::Subscr => {
+                        let n = self.stack.len();
+                        if let Some(v) = crate::builtins::subscript::get_item_fast(
+                            &self.stack[n - 2],
+                            &self.stack[n - 1],
+                        ) {
+                            discard(pop!());
+                            let slot = self.stack.last_mut().expect("stack underflow");
+                            discard(std::mem::replace(slot, v));
+                            continue;
+                        }
                         let idx = pop!();
                         let obj = pop!();
                         let v = if let Value::Native(n) = &obj {
@@ -707,6 +749,14 @@ impl Vm {
                         let idx = pop!();
                         let obj = pop!();
                         let v = pop!();
+                        let v = match crate::builtins::subscript::set_item_fast(&obj, &idx, v) {
+                            Ok(()) => {
+                                discard(idx);
+                                discard(obj);
+                                continue;
+                            }
+                            Err(v) => v,
+                        };
                         save_ip!();
                         if let Value::Native(n) = &obj {
                             let n = n.clone();
@@ -769,8 +819,10 @@ impl Vm {
                         if let (Value::Str(_), Value::Str(y)) = (&*a, &b) {
                             // `s = s + t`: append in place when this is the last reference.
                             if let Instr::StoreFast(t) = instrs[ip] {
-                                ops::release_target(a, &mut self.locals[locals_base + t as usize]);
+                                let top = self.stack.len() - 1;
+                                ops::release_target(&mut self.stack, top, locals_base + t as usize);
                             }
+                            let a = self.stack.last_mut().expect("stack underflow");
                             ops::str_append(a, y);
                             continue;
                         }
@@ -825,10 +877,11 @@ impl Vm {
                         {
                             // `s += t`: append in place when this is the last reference.
                             let b = pop!();
-                            let a = self.stack.last_mut().unwrap();
                             if let Instr::StoreFast(t) = instrs[ip] {
-                                ops::release_target(a, &mut self.locals[locals_base + t as usize]);
+                                let top = self.stack.len() - 1;
+                                ops::release_target(&mut self.stack, top, locals_base + t as usize);
                             }
+                            let a = self.stack.last_mut().expect("stack underflow");
                             if let Value::Str(y) = &b {
                                 ops::str_append(a, y);
                             }
@@ -919,12 +972,43 @@ impl Vm {
                         self.stack.push(Value::Bool(!a.is(&b)));
                     }
                     Instr::In | Instr::NotIn => {
-                        let hay = pop!();
-                        let needle = pop!();
-                        save_ip!();
-                        let r = tri!(self.contains(&hay, &needle));
-                        self.stack
-                            .push(Value::Bool(if instr == Instr::In { r } else { !r }));
+                        let n = self.stack.len();
+                        let fast = match (&self.stack[n - 1], &self.stack[n - 2]) {
+                            // An int or str key in a dict: hashing cannot fail.
+                            (Value::Dict(d), k @ (Value::Int(_) | Value::Str(_))) => {
+                                hash_value(k).ok().map(|h| d.table.lock().contains(h, k))
+                            }
+                            _ => None,
+                        };
+                        let r = match fast {
+                            Some(r) => {
+                                discard(pop!());
+                                discard(pop!());
+                                r
+                            }
+                            None => {
+                                let hay = pop!();
+                                let needle = pop!();
+                                save_ip!();
+                                tri!(self.contains(&hay, &needle))
+                            }
+                        };
+                        let r = r == matches!(instr, Instr::In);
+                        // `if x in c:` — take the JumpIfFalse that follows right here (the
+                        // instruction stays in place for anything that jumps to it).
+                        if let Some(&Instr::JumpIfFalse(t)) = instrs.get(ip) {
+                            self.executed += 1;
+                            if r {
+                                ip += 1;
+                            } else {
+                                if (t as usize) < ip {
+                                    check_breaker!();
+                                }
+                                ip = t as usize;
+                            }
+                            continue;
+                        }
+                        self.stack.push(Value::Bool(r));
                     }
                     Instr::Jump(t) => {
                         if (t as usize) < ip {
@@ -976,7 +1060,8 @@ impl Vm {
                     // No eval-breaker check in ForIter: every loop comes back to it through
                     // a backward jump, which checks.
                     Instr::ForIter(t) => {
-                        let next = for_next!();
+                        let next =
+                            for_next!(matches!(instrs.get(ip), Some(Instr::UnpackSequence(2))));
                         match next {
                             Some(v) => self.stack.push(v),
                             None => {
@@ -1003,7 +1088,7 @@ impl Vm {
                                 continue;
                             }
                         }
-                        let next = for_next!();
+                        let next = for_next!(false);
                         match next {
                             Some(v) => {
                                 discard(std::mem::replace(
@@ -1043,16 +1128,24 @@ impl Vm {
                     Instr::ListAppend(d) => {
                         let v = pop!();
                         let n = self.stack.len();
-                        if let Value::List(l) = &self.stack[n - d as usize] {
-                            l.items.lock().push(v);
+                        if let Value::List(l) = &mut self.stack[n - d as usize] {
+                            // The list a comprehension builds is referenced from this stack
+                            // slot alone: no lock to take then.
+                            match Arc::get_mut(l) {
+                                Some(l) => l.items.get_mut().push(v),
+                                None => l.items.lock().push(v),
+                            }
                         }
                     }
                     Instr::SetAdd(d) => {
                         let v = pop!();
                         let h = tri!(hash_value(&v));
                         let n = self.stack.len();
-                        if let Value::Set(s) = &self.stack[n - d as usize] {
-                            s.table.lock().add(h, v);
+                        if let Value::Set(s) = &mut self.stack[n - d as usize] {
+                            match Arc::get_mut(s) {
+                                Some(s) => s.table.get_mut().add(h, v),
+                                None => s.table.lock().add(h, v),
+                            };
                         }
                     }
                     Instr::MapAdd(d) => {
@@ -1060,8 +1153,12 @@ impl Vm {
                         let k = pop!();
                         let h = tri!(hash_value(&k));
                         let n = self.stack.len();
-                        if let Value::Dict(m) = &self.stack[n - d as usize] {
-                            m.table.lock().insert(h, k, v);
+                        if let Value::Dict(m) = &mut self.stack[n - d as usize] {
+                            let old = match Arc::get_mut(m) {
+                                Some(m) => m.table.get_mut().insert(h, k, v),
+                                None => m.table.lock().insert(h, k, v),
+                            };
+                            discard_opt(old);
                         }
                     }
                     Instr::ListExtend(in_call) => {
@@ -1109,6 +1206,29 @@ impl Vm {
                     }
                     Instr::UnpackSequence(n) => {
                         let v = pop!();
+                        // Fast path: a tuple or list of the right length.
+                        let v = match v {
+                            Value::Tuple(t) if t.items.len() == n as usize => {
+                                match Arc::try_unwrap(t) {
+                                    Ok(t) => {
+                                        self.stack.extend(t.items.into_vec().into_iter().rev())
+                                    }
+                                    Err(t) => self.stack.extend(t.items.iter().rev().cloned()),
+                                }
+                                continue;
+                            }
+                            Value::List(l) => {
+                                {
+                                    let items = l.items.lock();
+                                    if items.len() == n as usize {
+                                        self.stack.extend(items.iter().rev().cloned());
+                                        continue;
+                                    }
+                                }
+                                Value::List(l)
+                            }
+                            v => v,
+                        };
                         save_ip!();
                         tri!(self.unpack(v, n as usize, None));
                     }
