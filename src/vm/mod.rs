@@ -339,15 +339,19 @@ impl Vm {
 
     /// Execute until the frame stack is back to `stop_depth` frames; return the value that
     /// the last frame returned (or yielded).
+    // (`seg` is reset after every counted run, also where no instruction follows.)
+    #[allow(unused_assignments)]
     pub fn run(&mut self, stop_depth: usize) -> PResult<Value> {
         // The two words the eval breaker polls, reached through a local handle on the
         // runtime (no pointer chase through `self` at every check point).
         let rt = self.rt.clone();
         let breaker: &AtomicU32 = rt.gil.breaker();
         let interrupted: &AtomicBool = &rt.interrupted;
-        // Instructions executed by this call of `run`, kept in a local (a register or a stack
-        // slot, not a field behind `self`) and added to `self.executed` whenever `run` returns
-        // or reaches a check point.
+        // Instructions executed by this call of `run`, kept in a local and added to
+        // `self.executed` whenever `run` returns or reaches a check point. They are counted a
+        // straight run at a time: `seg` is where the current run of instructions began, and
+        // every jump, frame switch and check point adds `ip - seg` (a superinstruction that
+        // skips the instructions it stands for counts them too, as it moves `ip` past them).
         let mut executed: u64 = 0;
         // Leave `run` with an exception that no handler in these frames catches.
         macro_rules! unwind_or_exit {
@@ -369,6 +373,24 @@ impl Vm {
             let globals: &Globals = &func.globals;
             let instrs: &[Instr] = &code.instrs;
             let mut add_tb = true;
+            let mut seg = ip;
+
+            // Count the straight run of instructions that ends here.
+            macro_rules! flush_seg {
+                () => {
+                    executed += (ip - seg) as u64;
+                    seg = ip;
+                };
+            }
+            // A jump: count the run that ends here and start a new one at the target.
+            macro_rules! jump {
+                ($t:expr) => {{
+                    let t = $t;
+                    flush_seg!();
+                    ip = t;
+                    seg = t;
+                }};
+            }
 
             macro_rules! tri {
                 ($e:expr) => {
@@ -390,9 +412,14 @@ impl Vm {
                     self.stack.last().expect("stack underflow")
                 };
             }
+            // Before anything that may look at this frame or at the statistics (a call, a
+            // raise, a check point): its ip, and the instructions counted so far.
             macro_rules! save_ip {
                 () => {
-                    self.frames[fi].ip = ip
+                    self.frames[fi].ip = ip;
+                    flush_seg!();
+                    self.executed += executed;
+                    executed = 0;
                 };
             }
             // Give the frame its function back (before a call or anything that inspects it).
@@ -405,6 +432,7 @@ impl Vm {
             // push a frame), and let the outer loop pick up whichever frame is on top.
             macro_rules! call_out {
                 ($e:expr) => {{
+                    flush_seg!();
                     restore!();
                     if let Err(e) = $e {
                         unwind_or_exit!(e, true);
@@ -416,8 +444,6 @@ impl Vm {
                 () => {
                     if breaker.load(Ordering::Relaxed) != 0 || interrupted.load(Ordering::Relaxed) {
                         save_ip!();
-                        self.executed += executed;
-                        executed = 0;
                         tri!(self.handle_eval_breaker());
                     }
                 };
@@ -456,7 +482,6 @@ impl Vm {
                                 iter::SlowStep::Pair(k, v) => {
                                     self.stack.push(v);
                                     self.stack.push(k);
-                                    self.executed += 1;
                                     ip += 1;
                                     continue;
                                 }
@@ -469,7 +494,6 @@ impl Vm {
             let error: Arc<ExcObj> = loop {
                 let instr = instrs[ip];
                 ip += 1;
-                executed += 1;
                 match instr {
                     Instr::Nop => {}
                     Instr::LoadConst(k) => self.stack.push(code.consts[k as usize].clone()),
@@ -487,7 +511,6 @@ impl Vm {
                                 4 => x == k,
                                 _ => x != k,
                             };
-                            executed += 3;
                             ip += 3;
                             if !r {
                                 let Instr::JumpIfFalse(t) = instrs[ip - 1] else {
@@ -496,7 +519,7 @@ impl Vm {
                                 if (t as usize) < ip {
                                     check_breaker!();
                                 }
-                                ip = t as usize;
+                                jump!(t as usize);
                             }
                         } else {
                             load_fast!(a)
@@ -506,7 +529,6 @@ impl Vm {
                         if let Value::Int(x) = &self.stack[locals_base + a as usize] {
                             if let Some(r) = int_fast(o as u32, *x, k as i64) {
                                 self.stack.push(Value::Int(r));
-                                executed += 2;
                                 ip += 2;
                                 continue;
                             }
@@ -517,7 +539,6 @@ impl Vm {
                         if let Value::Int(x) = &mut self.stack[locals_base + a as usize] {
                             if let Some(r) = int_fast(o as u32, *x, k as i64) {
                                 *x = r;
-                                executed += 3;
                                 ip += 3;
                                 continue;
                             }
@@ -528,7 +549,6 @@ impl Vm {
                         if let Some(Value::Int(x)) = self.stack.last_mut() {
                             if let Some(r) = int_fast(o as u32, *x, k as i64) {
                                 *x = r;
-                                executed += 1;
                                 ip += 1;
                                 continue;
                             }
@@ -543,7 +563,6 @@ impl Vm {
                         if let (Value::Int(x), Value::Int(y)) = (x, y) {
                             if let Some(r) = int_fast(o as u32, *x, *y) {
                                 self.stack.push(Value::Int(r));
-                                executed += 2;
                                 ip += 2;
                                 continue;
                             }
@@ -552,7 +571,6 @@ impl Vm {
                             let (x, y) = (x.clone(), y.clone());
                             self.stack.push(x);
                             self.stack.push(y);
-                            executed += 1;
                             ip += 1;
                         } else {
                             load_fast!(a)
@@ -567,7 +585,6 @@ impl Vm {
                             let (x, y) = (x.clone(), y.clone());
                             self.stack.push(x);
                             self.stack.push(y);
-                            executed += 1;
                             ip += 1;
                         } else {
                             load_fast!(a)
@@ -695,7 +712,6 @@ impl Vm {
                                 if let Some(Instr::Pop) = instrs.get(ip) {
                                     // `xs.append(x)` as a statement: drop the result here.
                                     discard(r);
-                                    self.executed += 1;
                                     ip += 1;
                                 } else {
                                     self.stack.push(r);
@@ -997,14 +1013,13 @@ impl Vm {
                         // `if x in c:` — take the JumpIfFalse that follows right here (the
                         // instruction stays in place for anything that jumps to it).
                         if let Some(&Instr::JumpIfFalse(t)) = instrs.get(ip) {
-                            self.executed += 1;
                             if r {
                                 ip += 1;
                             } else {
                                 if (t as usize) < ip {
                                     check_breaker!();
                                 }
-                                ip = t as usize;
+                                jump!(t as usize);
                             }
                             continue;
                         }
@@ -1014,7 +1029,7 @@ impl Vm {
                         if (t as usize) < ip {
                             check_breaker!();
                         }
-                        ip = t as usize;
+                        jump!(t as usize);
                     }
                     Instr::JumpIfFalse(t) => {
                         let v = pop!();
@@ -1027,7 +1042,7 @@ impl Vm {
                             if (t as usize) < ip {
                                 check_breaker!();
                             }
-                            ip = t as usize;
+                            jump!(t as usize);
                         }
                     }
                     Instr::JumpIfTrue(t) => {
@@ -1035,19 +1050,19 @@ impl Vm {
                         let truth = v.truthy();
                         discard(v);
                         if truth {
-                            ip = t as usize;
+                            jump!(t as usize);
                         }
                     }
                     Instr::JumpIfFalseOrPop(t) => {
                         if !top!().truthy() {
-                            ip = t as usize;
+                            jump!(t as usize);
                         } else {
                             pop!();
                         }
                     }
                     Instr::JumpIfTrueOrPop(t) => {
                         if top!().truthy() {
-                            ip = t as usize;
+                            jump!(t as usize);
                         } else {
                             pop!();
                         }
@@ -1066,7 +1081,7 @@ impl Vm {
                             Some(v) => self.stack.push(v),
                             None => {
                                 self.iters.pop();
-                                ip = t as usize;
+                                jump!(t as usize);
                             }
                         }
                     }
@@ -1083,7 +1098,6 @@ impl Vm {
                                 } else {
                                     discard(std::mem::replace(slot, Value::Int(v)));
                                 }
-                                executed += 1;
                                 ip += 1;
                                 continue;
                             }
@@ -1095,12 +1109,11 @@ impl Vm {
                                     &mut self.stack[locals_base + slot as usize],
                                     v,
                                 ));
-                                executed += 1;
                                 ip += 1;
                             }
                             None => {
                                 self.iters.pop();
-                                ip = t as usize;
+                                jump!(t as usize);
                             }
                         }
                     }
@@ -1285,6 +1298,7 @@ impl Vm {
                                 && argc as usize + nd >= np
                                 && f.code.plain_positional()
                             {
+                                flush_seg!();
                                 restore!();
                                 if let Err(e) = self.enter_from_stack(argc as usize) {
                                     unwind_or_exit!(e, true);
@@ -1336,6 +1350,7 @@ impl Vm {
                         call_out!(self.call_general(callee, args, kw));
                     }
                     Instr::Return => {
+                        flush_seg!();
                         let v = pop!();
                         let frame = self.frames.pop().expect("frame stack underflow");
                         self.release_frame_storage(&frame);
@@ -1365,6 +1380,7 @@ impl Vm {
                         continue 'frames;
                     }
                     Instr::Yield => {
+                        flush_seg!();
                         let v = pop!();
                         save_ip!();
                         restore!();
@@ -1551,6 +1567,7 @@ impl Vm {
             };
 
             // An instruction raised `error`: find a handler, unwinding frames as needed.
+            flush_seg!();
             save_ip!();
             restore!();
             unwind_or_exit!(error, add_tb);
