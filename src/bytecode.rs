@@ -185,6 +185,13 @@ pub enum Instr {
     /// `LoadInt k; <binop o>` as (o, k): the top of the stack, an int, is replaced by
     /// `top o k`. Otherwise it is `LoadInt k`.
     BinConstInt(u8, i32),
+    /// `LoadFast a; LoadFast b; Subscr` as (a, b): `a[b]` read through the locals (no
+    /// reference counting of the container) when it is a list, tuple, dict or str indexed
+    /// the common way. Otherwise it is `LoadFast2(a, b)`.
+    SubscrLocals(u16, u16),
+    /// `LoadFast a; LoadFast b; In` (n = 0) or `NotIn` (n = 1) as (n, a, b): an int or str `a`
+    /// looked up in the dict `b` through the locals. Otherwise it is `LoadFast2(a, b)`.
+    InLocals(u8, u16, u16),
 }
 
 impl Instr {
@@ -194,7 +201,10 @@ impl Instr {
             Instr::FastCmpIntJump(_, a, _)
             | Instr::FastIntOp(_, a, _)
             | Instr::FastIntOpStore(_, a, _) => Instr::LoadFast(a as u32),
-            Instr::LoadFast2(a, _) | Instr::FastBinLocals(_, a, _) => Instr::LoadFast(a as u32),
+            Instr::LoadFast2(a, _)
+            | Instr::FastBinLocals(_, a, _)
+            | Instr::SubscrLocals(a, _)
+            | Instr::InLocals(_, a, _) => Instr::LoadFast(a as u32),
             Instr::BinConstInt(_, k) => Instr::LoadInt(k),
             Instr::ForIterStore(_, t) => Instr::ForIter(t),
             other => other,

@@ -67,9 +67,12 @@ pub fn optimize(mut instrs: Vec<Instr>) -> Vec<Instr> {
         }
         if let Instr::LoadFast(b) = at(p + 1) {
             if let (Ok(a16), Ok(b16)) = (u16::try_from(a), u16::try_from(b)) {
-                instrs[p] = match binop_code(at(p + 2)) {
-                    Some(o) => Instr::FastBinLocals(o, a16, b16),
-                    None => Instr::LoadFast2(a16, b16),
+                instrs[p] = match (binop_code(at(p + 2)), at(p + 2)) {
+                    (Some(o), _) => Instr::FastBinLocals(o, a16, b16),
+                    (None, Instr::Subscr) => Instr::SubscrLocals(a16, b16),
+                    (None, Instr::In) => Instr::InLocals(0, a16, b16),
+                    (None, Instr::NotIn) => Instr::InLocals(1, a16, b16),
+                    _ => Instr::LoadFast2(a16, b16),
                 };
             }
         }

@@ -449,6 +449,45 @@ impl Vm {
                 };
             }
 
+            // The result of `in` / `not in`: `if x in c:` takes the JumpIfFalse that follows
+            // right here (the instruction stays in place for anything that jumps to it).
+            macro_rules! in_result {
+                ($r:expr) => {{
+                    let r: bool = $r;
+                    if let Some(&Instr::JumpIfFalse(t)) = instrs.get(ip) {
+                        if r {
+                            ip += 1;
+                        } else {
+                            if (t as usize) < ip {
+                                check_breaker!();
+                            }
+                            jump!(t as usize);
+                        }
+                        continue;
+                    }
+                    self.stack.push(Value::Bool(r));
+                }};
+            }
+
+            // `LoadFast a; LoadFast b` (the slow path of the superinstructions that read two
+            // locals).
+            macro_rules! load_fast2 {
+                ($a:expr, $b:expr) => {{
+                    let (x, y) = (
+                        &self.stack[locals_base + $a as usize],
+                        &self.stack[locals_base + $b as usize],
+                    );
+                    if !matches!(x, Value::Unbound) && !matches!(y, Value::Unbound) {
+                        let (x, y) = (x.clone(), y.clone());
+                        self.stack.push(x);
+                        self.stack.push(y);
+                        ip += 1;
+                    } else {
+                        load_fast!($a)
+                    }
+                }};
+            }
+
             macro_rules! load_fast {
                 ($i:expr) => {
                     match &self.stack[locals_base + $i as usize] {
@@ -567,29 +606,37 @@ impl Vm {
                                 continue;
                             }
                         }
-                        if !matches!(x, Value::Unbound) && !matches!(y, Value::Unbound) {
-                            let (x, y) = (x.clone(), y.clone());
-                            self.stack.push(x);
-                            self.stack.push(y);
-                            ip += 1;
-                        } else {
-                            load_fast!(a)
-                        }
+                        load_fast2!(a, b)
                     }
-                    Instr::LoadFast2(a, b) => {
-                        let (x, y) = (
+                    Instr::SubscrLocals(a, b) => {
+                        if let Some(v) = crate::builtins::subscript::get_item_fast(
                             &self.stack[locals_base + a as usize],
                             &self.stack[locals_base + b as usize],
-                        );
-                        if !matches!(x, Value::Unbound) && !matches!(y, Value::Unbound) {
-                            let (x, y) = (x.clone(), y.clone());
-                            self.stack.push(x);
-                            self.stack.push(y);
-                            ip += 1;
-                        } else {
-                            load_fast!(a)
+                        ) {
+                            self.stack.push(v);
+                            ip += 2;
+                            continue;
                         }
+                        load_fast2!(a, b)
                     }
+                    Instr::InLocals(neg, a, b) => {
+                        let fast = match (
+                            &self.stack[locals_base + b as usize],
+                            &self.stack[locals_base + a as usize],
+                        ) {
+                            (Value::Dict(d), k @ (Value::Int(_) | Value::Str(_))) => {
+                                hash_value(k).ok().map(|h| d.table.lock().contains(h, k))
+                            }
+                            _ => None,
+                        };
+                        if let Some(r) = fast {
+                            ip += 2;
+                            in_result!(r != (neg == 1));
+                            continue;
+                        }
+                        load_fast2!(a, b)
+                    }
+                    Instr::LoadFast2(a, b) => load_fast2!(a, b),
                     Instr::StoreFast(i) => {
                         let v = pop!();
                         discard(std::mem::replace(&mut self.stack[locals_base + i as usize], v));
@@ -1009,21 +1056,7 @@ impl Vm {
                                 tri!(self.contains(&hay, &needle))
                             }
                         };
-                        let r = r == matches!(instr, Instr::In);
-                        // `if x in c:` — take the JumpIfFalse that follows right here (the
-                        // instruction stays in place for anything that jumps to it).
-                        if let Some(&Instr::JumpIfFalse(t)) = instrs.get(ip) {
-                            if r {
-                                ip += 1;
-                            } else {
-                                if (t as usize) < ip {
-                                    check_breaker!();
-                                }
-                                jump!(t as usize);
-                            }
-                            continue;
-                        }
-                        self.stack.push(Value::Bool(r));
+                        in_result!(r == matches!(instr, Instr::In));
                     }
                     Instr::Jump(t) => {
                         if (t as usize) < ip {
