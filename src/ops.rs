@@ -241,6 +241,13 @@ pub fn mul(a: &Value, b: &Value) -> PResult<Value> {
         (Value::Float(_), Value::Str(_) | Value::List(_) | Value::Tuple(_)) => {
             type_error("can't multiply sequence by non-int of type 'float'")
         }
+        // The sequence on the right: CPython tries its repeat too, with the same complaint.
+        (_, Value::Str(_) | Value::List(_) | Value::Tuple(_)) if num_of(a).is_none() => {
+            type_error(format!(
+                "can't multiply sequence by non-int of type '{}'",
+                a.type_name()
+            ))
+        }
         _ => arith(BinOp::Mul, a, b),
     }
 }
@@ -546,13 +553,25 @@ fn int_op_big(op: BinOp, x: &BigInt, y: &BigInt) -> PResult<Value> {
             if y.is_negative() {
                 return err(ExcKind::ValueError, "negative shift count");
             }
-            let s = match y.to_u64() {
-                Some(s) => s,
-                None => return err(ExcKind::OverflowError, "too many digits in integer"),
-            };
             if x.is_zero() {
                 return Ok(Value::Int(0));
             }
+            // CPython shifts by whole 30-bit digits: a result of more digits than a size
+            // can count is an OverflowError, anything smaller that cannot be allocated a
+            // MemoryError.
+            const MAX_LONG_DIGITS: u64 = (i64::MAX as u64 - 24) / 4;
+            let digits = x.bits().div_ceil(30);
+            let s = match y.to_u64() {
+                Some(s) if s / 30 + digits < MAX_LONG_DIGITS => s,
+                _ => {
+                    let wordshift: BigInt = y / 30;
+                    return if wordshift + digits + 1u32 > BigInt::from(MAX_LONG_DIGITS) {
+                        err(ExcKind::OverflowError, "too many digits in integer")
+                    } else {
+                        err(ExcKind::MemoryError, "")
+                    };
+                }
+            };
             check_size((x.bits() + s) as u128 / 8)?;
             Value::from_bigint(x << s)
         }
@@ -578,6 +597,10 @@ fn big_true_div(x: &BigInt, y: &BigInt) -> PResult<f64> {
         if x.bits() <= 53 && y.bits() <= 53 {
             return Ok(a / b);
         }
+    }
+    if x.is_zero() {
+        // 0 / -n is -0.0, as with floats.
+        return Ok(if y.is_negative() { -0.0 } else { 0.0 });
     }
     // Scale so the quotient has 64+ significant bits, then divide.
     let shift = (y.bits() as i64) - (x.bits() as i64) + 66;
