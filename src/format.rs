@@ -440,11 +440,11 @@ pub fn push_i64(out: &mut impl crate::value::TextSink, v: i64) {
 }
 
 /// CPython's `get_integer`: a run of decimal digits (None if there is none).
-fn get_integer(c: &[char], pos: &mut usize) -> Result<Option<usize>, String> {
+fn get_integer<T: Copy + Into<char>>(c: &[T], pos: &mut usize) -> Result<Option<usize>, String> {
     let mut acc: u64 = 0;
     let mut n = 0;
-    while *pos < c.len() && c[*pos].is_ascii_digit() {
-        let d = c[*pos] as u64 - '0' as u64;
+    while *pos < c.len() && c[*pos].into().is_ascii_digit() {
+        let d = c[*pos].into() as u64 - '0' as u64;
         if acc > (isize::MAX as u64 - d) / 10 {
             return Err("Too many decimal digits in format string".into());
         }
@@ -458,51 +458,61 @@ fn get_integer(c: &[char], pos: &mut usize) -> Result<Option<usize>, String> {
 /// Parse a format spec (CPython's `parse_internal_render_format_spec`). `Err` is a ValueError
 /// message such as `Format specifier missing precision` or `Cannot specify ',' with 'c'.`.
 pub fn parse_spec(spec: &str) -> Result<FormatSpec, String> {
+    if spec.is_ascii() {
+        // Bytes are characters: no decoding.
+        return parse_spec_in(spec, spec.as_bytes());
+    }
     let c: smallvec::SmallVec<[char; 16]> = spec.chars().collect();
+    parse_spec_in(spec, &c)
+}
+
+/// [`parse_spec`] over the characters of `spec` (its bytes when it is ASCII).
+fn parse_spec_in<T: Copy + Into<char>>(spec: &str, c: &[T]) -> Result<FormatSpec, String> {
+    let at = |i: usize| -> char { c[i].into() };
     let end = c.len();
     let mut pos = 0;
     let mut fs = FormatSpec::default();
     let is_align = |ch: char| matches!(ch, '<' | '>' | '=' | '^');
-    if end >= 2 && is_align(c[1]) {
-        fs.fill = Some(c[0]);
-        fs.align = Some(c[1]);
+    if end >= 2 && is_align(at(1)) {
+        fs.fill = Some(at(0));
+        fs.align = Some(at(1));
         pos = 2;
-    } else if end >= 1 && is_align(c[0]) {
-        fs.align = Some(c[0]);
+    } else if end >= 1 && is_align(at(0)) {
+        fs.align = Some(at(0));
         pos = 1;
     }
-    if pos < end && matches!(c[pos], '+' | '-' | ' ') {
-        fs.sign = Some(c[pos]);
+    if pos < end && matches!(at(pos), '+' | '-' | ' ') {
+        fs.sign = Some(at(pos));
         pos += 1;
     }
-    if pos < end && c[pos] == 'z' {
+    if pos < end && at(pos) == 'z' {
         fs.no_neg_zero = true;
         pos += 1;
     }
-    if pos < end && c[pos] == '#' {
+    if pos < end && at(pos) == '#' {
         fs.alternate = true;
         pos += 1;
     }
-    if fs.fill.is_none() && pos < end && c[pos] == '0' {
+    if fs.fill.is_none() && pos < end && at(pos) == '0' {
         fs.zero = true;
         pos += 1;
     }
     fs.width = get_integer(&c, &mut pos)?;
-    if pos < end && c[pos] == ',' {
+    if pos < end && at(pos) == ',' {
         fs.grouping = Some(',');
         pos += 1;
     }
-    if pos < end && c[pos] == '_' {
+    if pos < end && at(pos) == '_' {
         if fs.grouping.is_some() {
             return Err("Cannot specify both ',' and '_'.".into());
         }
         fs.grouping = Some('_');
         pos += 1;
     }
-    if pos < end && c[pos] == ',' && fs.grouping == Some('_') {
+    if pos < end && at(pos) == ',' && fs.grouping == Some('_') {
         return Err("Cannot specify both ',' and '_'.".into());
     }
-    if pos < end && c[pos] == '.' {
+    if pos < end && at(pos) == '.' {
         pos += 1;
         fs.precision = get_integer(&c, &mut pos)?;
         if fs.precision.is_none() {
@@ -514,7 +524,7 @@ pub fn parse_spec(spec: &str) -> Result<FormatSpec, String> {
         return Ok(fs);
     }
     if end - pos == 1 {
-        fs.ty = Some(c[pos]);
+        fs.ty = Some(at(pos));
     }
     if let (Some(g), Some(t)) = (fs.grouping, fs.ty) {
         match t {

@@ -297,8 +297,10 @@ pub fn str_find(hay: &str, needle: &str) -> Option<usize> {
         1 => memchr::memchr(n[0], h),
         k if k > h.len() => None,
         k if h.len() <= 64 => {
-            let first = n[0];
-            (0..=h.len() - k).find(|&i| h[i] == first && &h[i..i + k] == n)
+            // Short haystack: a plain scan (no searcher set-up, no memcmp calls).
+            let (first, rest) = (n[0], &n[1..]);
+            h.windows(k)
+                .position(|w| w[0] == first && w[1..].iter().zip(rest).all(|(a, b)| a == b))
         }
         _ => memchr::memmem::find(h, n),
     }
