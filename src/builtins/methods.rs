@@ -398,7 +398,9 @@ fn split_common(a: &[Value], kw: Kw, name: &str, from_right: bool) -> PResult<Va
             }
         }
     };
-    Ok(Value::list(parts.into_iter().map(|p| substr(s, p)).collect()))
+    Ok(Value::list(
+        parts.into_iter().map(|p| substr(s, p)).collect(),
+    ))
 }
 
 /// `s.split()` with Python's whitespace, at most `maxcount` splits.
@@ -640,7 +642,11 @@ fn str_replace(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         None => -1,
     };
     let out = if !old.is_empty() {
-        let count = if count < 0 { usize::MAX } else { count as usize };
+        let count = if count < 0 {
+            usize::MAX
+        } else {
+            count as usize
+        };
         crate::value::str_replace(&s.s, old, new, count)
     } else if count < 0 {
         s.s.replace(old, new)
@@ -985,7 +991,9 @@ fn partition_common(a: &[Value], kw: Kw, name: &str, rev: bool) -> PResult<Value
         None if rev => ["", "", text],
         None => [text, "", ""],
     };
-    Ok(Value::tuple(parts.into_iter().map(|p| substr(s, p)).collect()))
+    Ok(Value::tuple(
+        parts.into_iter().map(|p| substr(s, p)).collect(),
+    ))
 }
 fn str_partition(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     partition_common(a, kw, "partition", false)
