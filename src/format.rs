@@ -363,7 +363,17 @@ pub fn fstring_field(
         _ => v,
     };
     match spec {
-        Some(Value::Str(spec)) if !spec.s.is_empty() => {
+        Some(Value::Str(spec)) => {
+            if let Value::Int(i) = v {
+                // The common `{i:5}` / `{i:05d}`: formatted straight into the new str.
+                if let Ok(fs) = parse_spec(&spec.s) {
+                    let mut out = crate::value::StrBuf::new();
+                    if format_i64_decimal_into(i, &fs, &mut out).is_ok() {
+                        let ascii = out.is_ascii();
+                        return Ok(Value::str_known(out, ascii));
+                    }
+                }
+            }
             Ok(Value::str(crate::builtins::format_value(&v, &spec.s)?))
         }
         _ => Ok(ops::str_value(&v)),
@@ -384,10 +394,11 @@ pub fn fstring_join(parts: &[crate::value::Value]) -> crate::value::Value {
                 len += x.s.len();
                 ascii &= x.ascii;
             }
+            Value::Int(i) => len += Digits::Dec(i.unsigned_abs()).len() + (*i < 0) as usize,
             _ => len += 20,
         }
     }
-    let mut s = String::with_capacity(len);
+    let mut s = crate::value::StrBuf::with_capacity(len);
     for p in parts {
         match p {
             Value::Str(x) => s.push_str(&x.s),
@@ -404,7 +415,7 @@ pub fn fstring_join(parts: &[crate::value::Value]) -> crate::value::Value {
 
 /// The decimal digits of `m` appended to `out` (`str(int)`, `f"{i}"`, `format(i, "05d")`:
 /// without going through `core::fmt`).
-pub fn push_u64(out: &mut String, mut m: u64) {
+pub fn push_u64(out: &mut impl crate::value::TextSink, mut m: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -415,23 +426,25 @@ pub fn push_u64(out: &mut String, mut m: u64) {
             break;
         }
     }
-    out.extend(buf[i..].iter().map(|&b| b as char));
+    for &b in &buf[i..] {
+        out.push_char(b as char);
+    }
 }
 
 /// `str(v)` of a machine-word int, appended to `out`.
-pub fn push_i64(out: &mut String, v: i64) {
+pub fn push_i64(out: &mut impl crate::value::TextSink, v: i64) {
     if v < 0 {
-        out.push('-');
+        out.push_char('-');
     }
     push_u64(out, v.unsigned_abs());
 }
 
 /// CPython's `get_integer`: a run of decimal digits (None if there is none).
-fn get_integer(c: &[char], pos: &mut usize) -> Result<Option<usize>, String> {
+fn get_integer<T: Copy + Into<char>>(c: &[T], pos: &mut usize) -> Result<Option<usize>, String> {
     let mut acc: u64 = 0;
     let mut n = 0;
-    while *pos < c.len() && c[*pos].is_ascii_digit() {
-        let d = c[*pos] as u64 - '0' as u64;
+    while *pos < c.len() && c[*pos].into().is_ascii_digit() {
+        let d = c[*pos].into() as u64 - '0' as u64;
         if acc > (isize::MAX as u64 - d) / 10 {
             return Err("Too many decimal digits in format string".into());
         }
@@ -445,51 +458,61 @@ fn get_integer(c: &[char], pos: &mut usize) -> Result<Option<usize>, String> {
 /// Parse a format spec (CPython's `parse_internal_render_format_spec`). `Err` is a ValueError
 /// message such as `Format specifier missing precision` or `Cannot specify ',' with 'c'.`.
 pub fn parse_spec(spec: &str) -> Result<FormatSpec, String> {
+    if spec.is_ascii() {
+        // Bytes are characters: no decoding.
+        return parse_spec_in(spec, spec.as_bytes());
+    }
     let c: smallvec::SmallVec<[char; 16]> = spec.chars().collect();
+    parse_spec_in(spec, &c)
+}
+
+/// [`parse_spec`] over the characters of `spec` (its bytes when it is ASCII).
+fn parse_spec_in<T: Copy + Into<char>>(spec: &str, c: &[T]) -> Result<FormatSpec, String> {
+    let at = |i: usize| -> char { c[i].into() };
     let end = c.len();
     let mut pos = 0;
     let mut fs = FormatSpec::default();
     let is_align = |ch: char| matches!(ch, '<' | '>' | '=' | '^');
-    if end >= 2 && is_align(c[1]) {
-        fs.fill = Some(c[0]);
-        fs.align = Some(c[1]);
+    if end >= 2 && is_align(at(1)) {
+        fs.fill = Some(at(0));
+        fs.align = Some(at(1));
         pos = 2;
-    } else if end >= 1 && is_align(c[0]) {
-        fs.align = Some(c[0]);
+    } else if end >= 1 && is_align(at(0)) {
+        fs.align = Some(at(0));
         pos = 1;
     }
-    if pos < end && matches!(c[pos], '+' | '-' | ' ') {
-        fs.sign = Some(c[pos]);
+    if pos < end && matches!(at(pos), '+' | '-' | ' ') {
+        fs.sign = Some(at(pos));
         pos += 1;
     }
-    if pos < end && c[pos] == 'z' {
+    if pos < end && at(pos) == 'z' {
         fs.no_neg_zero = true;
         pos += 1;
     }
-    if pos < end && c[pos] == '#' {
+    if pos < end && at(pos) == '#' {
         fs.alternate = true;
         pos += 1;
     }
-    if fs.fill.is_none() && pos < end && c[pos] == '0' {
+    if fs.fill.is_none() && pos < end && at(pos) == '0' {
         fs.zero = true;
         pos += 1;
     }
     fs.width = get_integer(&c, &mut pos)?;
-    if pos < end && c[pos] == ',' {
+    if pos < end && at(pos) == ',' {
         fs.grouping = Some(',');
         pos += 1;
     }
-    if pos < end && c[pos] == '_' {
+    if pos < end && at(pos) == '_' {
         if fs.grouping.is_some() {
             return Err("Cannot specify both ',' and '_'.".into());
         }
         fs.grouping = Some('_');
         pos += 1;
     }
-    if pos < end && c[pos] == ',' && fs.grouping == Some('_') {
+    if pos < end && at(pos) == ',' && fs.grouping == Some('_') {
         return Err("Cannot specify both ',' and '_'.".into());
     }
-    if pos < end && c[pos] == '.' {
+    if pos < end && at(pos) == '.' {
         pos += 1;
         fs.precision = get_integer(&c, &mut pos)?;
         if fs.precision.is_none() {
@@ -501,7 +524,7 @@ pub fn parse_spec(spec: &str) -> Result<FormatSpec, String> {
         return Ok(fs);
     }
     if end - pos == 1 {
-        fs.ty = Some(c[pos]);
+        fs.ty = Some(at(pos));
     }
     if let (Some(g), Some(t)) = (fs.grouping, fs.ty) {
         match t {
@@ -593,9 +616,9 @@ impl Digits<'_> {
     fn is_empty(self) -> bool {
         matches!(self, Digits::Text(""))
     }
-    fn push(self, out: &mut String) {
+    fn push(self, out: &mut impl crate::value::TextSink) {
         match self {
-            Digits::Text(t) => out.push_str(t),
+            Digits::Text(t) => out.push_text(t),
             Digits::Dec(m) => push_u64(out, m),
         }
     }
@@ -615,6 +638,36 @@ fn render_number(
     align: char,
     group: Option<(i64, char)>,
 ) -> Result<String, String> {
+    let mut out = String::new();
+    render_number_into(
+        &mut out,
+        negative,
+        prefix,
+        digits,
+        has_decimal,
+        remainder,
+        spec,
+        fill,
+        align,
+        group,
+    )?;
+    Ok(out)
+}
+
+/// [`render_number`] appending to `out`.
+#[allow(clippy::too_many_arguments)]
+fn render_number_into(
+    out: &mut impl crate::value::TextSink,
+    negative: bool,
+    prefix: &str,
+    digits: Digits,
+    has_decimal: bool,
+    remainder: &str,
+    spec: &FormatSpec,
+    fill: char,
+    align: char,
+    group: Option<(i64, char)>,
+) -> Result<(), String> {
     let sign = match spec.sign {
         Some('+') => Some(if negative { '-' } else { '+' }),
         Some(' ') => Some(if negative { '-' } else { ' ' }),
@@ -663,31 +716,59 @@ fn render_number(
             _ => lpad = n_padding,
         }
     }
-    let mut out = String::with_capacity((width.max(0) as usize).max(n_digits as usize + 8));
-    let pad = |out: &mut String, n: i64| {
+    out.reserve_text(
+        ((lpad + spad + rpad) as usize) * fill.len_utf8()
+            + sign.is_some() as usize
+            + prefix.len()
+            + (zeros + n_digits) as usize
+            + has_decimal as usize
+            + remainder.len(),
+    );
+    let pad = |out: &mut _, n: i64| {
         for _ in 0..n {
-            out.push(fill);
+            crate::value::TextSink::push_char(out, fill);
         }
     };
-    pad(&mut out, lpad);
+    pad(out, lpad);
     if let Some(s) = sign {
-        out.push(s);
+        out.push_char(s);
     }
-    out.push_str(prefix);
-    pad(&mut out, spad);
+    out.push_text(prefix);
+    pad(out, spad);
     for _ in 0..zeros {
-        out.push('0');
+        out.push_char('0');
     }
     match &grouped {
-        Some(g) => out.push_str(g),
-        None => digits.push(&mut out),
+        Some(g) => out.push_text(g),
+        None => digits.push(out),
     }
     if has_decimal {
-        out.push('.');
+        out.push_char('.');
     }
-    out.push_str(remainder);
-    pad(&mut out, rpad);
-    Ok(out)
+    out.push_text(remainder);
+    pad(out, rpad);
+    Ok(())
+}
+
+/// `format(v, spec)` of a machine-word int in plain decimal (no type or `d`), appended to
+/// `out`; `Err` (with no message) for anything else, which the general path then handles,
+/// errors included.
+fn format_i64_decimal_into(
+    v: i64,
+    spec: &FormatSpec,
+    out: &mut impl crate::value::TextSink,
+) -> Result<(), String> {
+    if spec.invalid.is_some()
+        || !matches!(spec.ty, None | Some('d'))
+        || spec.precision.is_some()
+        || spec.no_neg_zero
+    {
+        return Err(String::new());
+    }
+    let (fill, align) = spec.fill_align('>');
+    let group = grouping_of(spec, 10);
+    let digits = Digits::Dec(v.unsigned_abs());
+    render_number_into(out, v < 0, "", digits, false, "", spec, fill, align, group)
 }
 
 /// An integer argument, machine word or big.

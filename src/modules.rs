@@ -703,7 +703,7 @@ fn os_cpu_count(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn os_getenv(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let k = args::pyfunc("getenv", a, kw, &["key", "default"], 1, false)?;
     let key = match k[0].as_ref() {
-        Some(Value::Str(s)) => s.s.clone(),
+        Some(Value::Str(s)) => s.s.to_string(),
         Some(v) => return type_error(format!("str expected, not {}", v.type_name())),
         None => unreachable!(),
     };

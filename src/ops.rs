@@ -161,7 +161,7 @@ pub fn add(a: &Value, b: &Value) -> PResult<Value> {
 
 /// `x + y` for two strs, as a new string.
 pub fn str_concat(x: &StrObj, y: &StrObj) -> Value {
-    let mut s = String::with_capacity(x.s.len() + y.s.len());
+    let mut s = StrBuf::with_capacity(x.s.len() + y.s.len());
     s.push_str(&x.s);
     s.push_str(&y.s);
     Value::str_known(s, x.ascii && y.ascii)
@@ -1228,7 +1228,7 @@ pub fn str_value(v: &Value) -> Value {
         Value::Str(_) => v.clone(),
         Value::Int(i @ 0..=9) => ascii_char(b'0' + *i as u8),
         Value::Int(i) => {
-            let mut s = String::with_capacity(20);
+            let mut s = StrBuf::new();
             crate::format::push_i64(&mut s, *i);
             Value::str_known(s, true)
         }
@@ -1239,7 +1239,7 @@ pub fn str_value(v: &Value) -> Value {
 /// Python's `str()` of a built-in value.
 pub fn to_str(v: &Value) -> String {
     match v {
-        Value::Str(s) => s.s.clone(),
+        Value::Str(s) => s.s.as_str().to_owned(),
         Value::Exc(e) => exc_str(e),
         _ => repr_plain(v),
     }

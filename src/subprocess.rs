@@ -96,13 +96,13 @@ fn run(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let capture = k[1].map(|v| v.truthy()).unwrap_or(false);
     let shell = k[4].map(|v| v.truthy()).unwrap_or(false);
     let argv: Vec<String> = match &argv_v {
-        Value::Str(s) if shell => vec!["/bin/sh".into(), "-c".into(), s.s.clone()],
-        Value::Str(s) => vec![s.s.clone()],
+        Value::Str(s) if shell => vec!["/bin/sh".into(), "-c".into(), s.s.to_string()],
+        Value::Str(s) => vec![s.s.to_string()],
         Value::List(_) | Value::Tuple(_) => {
             let mut out = Vec::new();
             for x in vm.collect_iterable(&argv_v)? {
                 match x {
-                    Value::Str(s) => out.push(s.s.clone()),
+                    Value::Str(s) => out.push(s.s.to_string()),
                     other => {
                         return type_error(format!(
                             "expected str, bytes or os.PathLike object, not {}",
@@ -126,10 +126,10 @@ fn run(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]);
     if let Some(Value::Str(dir)) = k[5] {
-        cmd.current_dir(&dir.s);
+        cmd.current_dir(dir.s.as_str());
     }
     let input = match k[6] {
-        Some(Value::Str(s)) => Some(s.s.clone()),
+        Some(Value::Str(s)) => Some(s.s.to_string()),
         _ => None,
     };
     cmd.stdin(if input.is_some() {

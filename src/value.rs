@@ -119,16 +119,111 @@ pub type PResult<T> = Result<T, Arc<ExcObj>>;
 // Strings
 // ---------------------------------------------------------------------------------------------
 
+/// The text of a str: up to [`STR_INLINE`] bytes live inside the `StrObj` itself, so that a
+/// short string is one allocation (the `Arc`), not two.
+pub type StrBuf = smallstr::SmallString<[u8; STR_INLINE]>;
+
+/// The longest text stored inline in a [`StrObj`] (24: the `SmallVec` is then 32 bytes, as
+/// large as a `String` plus the spare room of the allocation).
+pub const STR_INLINE: usize = 24;
+
+/// What a str can be made from: the text is copied inline when it is short (a short `String`
+/// is copied and its buffer freed at once), and a long `String` keeps its buffer.
+pub trait IntoStrBuf {
+    fn into_str_buf(self) -> StrBuf;
+}
+
+impl IntoStrBuf for StrBuf {
+    #[inline]
+    fn into_str_buf(self) -> StrBuf {
+        self
+    }
+}
+
+impl IntoStrBuf for &str {
+    #[inline]
+    fn into_str_buf(self) -> StrBuf {
+        StrBuf::from_str(self)
+    }
+}
+
+impl IntoStrBuf for String {
+    #[inline]
+    fn into_str_buf(self) -> StrBuf {
+        if self.len() <= STR_INLINE {
+            StrBuf::from_str(&self)
+        } else {
+            StrBuf::from_string(self)
+        }
+    }
+}
+
+impl IntoStrBuf for std::borrow::Cow<'_, str> {
+    #[inline]
+    fn into_str_buf(self) -> StrBuf {
+        match self {
+            std::borrow::Cow::Borrowed(s) => s.into_str_buf(),
+            std::borrow::Cow::Owned(s) => s.into_str_buf(),
+        }
+    }
+}
+
+impl IntoStrBuf for char {
+    #[inline]
+    fn into_str_buf(self) -> StrBuf {
+        StrBuf::from(self)
+    }
+}
+
+/// Text being built, in a `String` or a [`StrBuf`] (digits and the like are written into
+/// either without an intermediate copy).
+pub trait TextSink {
+    fn push_text(&mut self, s: &str);
+    fn push_char(&mut self, c: char);
+    fn reserve_text(&mut self, additional: usize);
+}
+
+impl TextSink for String {
+    #[inline]
+    fn reserve_text(&mut self, additional: usize) {
+        self.reserve(additional)
+    }
+    #[inline]
+    fn push_text(&mut self, s: &str) {
+        self.push_str(s)
+    }
+    #[inline]
+    fn push_char(&mut self, c: char) {
+        self.push(c)
+    }
+}
+
+impl TextSink for StrBuf {
+    #[inline]
+    fn reserve_text(&mut self, additional: usize) {
+        self.reserve(additional)
+    }
+    #[inline]
+    fn push_text(&mut self, s: &str) {
+        self.push_str(s)
+    }
+    #[inline]
+    fn push_char(&mut self, c: char) {
+        self.push(c)
+    }
+}
+
 /// An immutable Unicode string. `ascii` makes code-point indexing O(1) in the common case;
 /// the hash is computed once, on first use (0 means "not yet").
 pub struct StrObj {
-    pub s: String,
+    pub s: StrBuf,
     pub ascii: bool,
     hash: AtomicI64,
 }
 
 impl StrObj {
-    pub fn new(s: String) -> StrObj {
+    pub fn new(s: impl IntoStrBuf) -> StrObj {
+        let s = s.into_str_buf();
         let ascii = s.is_ascii();
         StrObj {
             s,
@@ -139,7 +234,8 @@ impl StrObj {
     /// A string whose ASCII-ness the caller already knows (a slice of an ASCII string, a
     /// concatenation of known parts, digits): no rescan.
     #[inline]
-    pub fn with_ascii(s: String, ascii: bool) -> StrObj {
+    pub fn with_ascii(s: impl IntoStrBuf, ascii: bool) -> StrObj {
+        let s = s.into_str_buf();
         debug_assert_eq!(ascii, s.is_ascii());
         StrObj {
             s,
@@ -193,7 +289,7 @@ pub fn ascii_char(b: u8) -> Value {
     static CHARS: std::sync::OnceLock<Vec<Value>> = std::sync::OnceLock::new();
     CHARS.get_or_init(|| {
         (0..128u8)
-            .map(|c| Value::Str(Arc::new(StrObj::with_ascii((c as char).to_string(), true))))
+            .map(|c| Value::Str(Arc::new(StrObj::with_ascii(c as char, true))))
             .collect()
     })[b as usize & 127]
         .clone()
@@ -210,8 +306,10 @@ pub fn str_find(hay: &str, needle: &str) -> Option<usize> {
         1 => memchr::memchr(n[0], h),
         k if k > h.len() => None,
         k if h.len() <= 64 => {
-            let first = n[0];
-            (0..=h.len() - k).find(|&i| h[i] == first && &h[i..i + k] == n)
+            // Short haystack: a plain scan (no searcher set-up, no memcmp calls).
+            let (first, rest) = (n[0], &n[1..]);
+            h.windows(k)
+                .position(|w| w[0] == first && w[1..].iter().zip(rest).all(|(a, b)| a == b))
         }
         _ => memchr::memmem::find(h, n),
     }
@@ -682,8 +780,10 @@ pub struct NativeBox(pub Box<dyn NativeObj>);
 // ---------------------------------------------------------------------------------------------
 
 impl Value {
-    pub fn str(s: impl Into<String>) -> Value {
-        let s = s.into();
+    /// A str from a `String` (its buffer is kept if it is too long to store inline), a
+    /// `&str` (copied: inline when short) or a `StrBuf`.
+    pub fn str(s: impl IntoStrBuf) -> Value {
+        let s = s.into_str_buf();
         if let [b] = s.as_bytes() {
             if b.is_ascii() {
                 return ascii_char(*b);
@@ -693,7 +793,8 @@ impl Value {
     }
     /// [`Value::str`] when the caller knows whether `s` is ASCII.
     #[inline]
-    pub fn str_known(s: String, ascii: bool) -> Value {
+    pub fn str_known(s: impl IntoStrBuf, ascii: bool) -> Value {
+        let s = s.into_str_buf();
         if let [b] = s.as_bytes() {
             return ascii_char(*b);
         }

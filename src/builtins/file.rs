@@ -209,7 +209,7 @@ fn arg_type(v: &Value) -> &'static str {
 fn opt_str(k: &Option<Value>, what: &str) -> PResult<Option<String>> {
     match k {
         None | Some(Value::None) => Ok(None),
-        Some(Value::Str(s)) => Ok(Some(s.s.clone())),
+        Some(Value::Str(s)) => Ok(Some(s.s.to_string())),
         Some(v) => type_error(format!(
             "open() argument '{}' must be str or None, not {}",
             what,
@@ -281,7 +281,7 @@ pub fn b_open(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         8,
     )?;
     let mode = match &k[1] {
-        Some(Value::Str(s)) => s.s.clone(),
+        Some(Value::Str(s)) => s.s.to_string(),
         Some(v) => {
             return type_error(format!(
                 "open() argument 'mode' must be str, not {}",
@@ -303,7 +303,7 @@ pub fn b_open(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     opt_str(&k[4], "errors")?;
     let newline = opt_str(&k[5], "newline")?;
     let path = match &k[0] {
-        Some(Value::Str(s)) => s.s.clone(),
+        Some(Value::Str(s)) => s.s.to_string(),
         Some(v) => {
             return type_error(format!(
                 "expected str, bytes or os.PathLike object, not {}",

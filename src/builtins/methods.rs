@@ -362,7 +362,7 @@ fn str_args(name: &str, a: &[Value], kw: Kw, min: usize, max: usize) -> PResult<
 #[inline]
 fn substr(parent: &StrObj, piece: &str) -> Value {
     if parent.ascii {
-        Value::str_known(piece.to_owned(), true)
+        Value::str_known(piece, true)
     } else {
         Value::str(piece)
     }
@@ -435,7 +435,9 @@ fn split_common(a: &[Value], kw: Kw, name: &str, from_right: bool) -> PResult<Va
             }
         }
     };
-    Ok(Value::list(parts.into_iter().map(|p| substr(s, p)).collect()))
+    Ok(Value::list(
+        parts.into_iter().map(|p| substr(s, p)).collect(),
+    ))
 }
 
 /// `s.split()` with Python's whitespace, at most `maxcount` splits.
@@ -535,7 +537,7 @@ fn join_strs(sep: &StrObj, items: &[Value]) -> PResult<Value> {
             }
         }
     }
-    let mut out = String::with_capacity(len);
+    let mut out = StrBuf::with_capacity(len);
     for (i, x) in items.iter().enumerate() {
         if i > 0 {
             out.push_str(&sep.s);
@@ -677,7 +679,11 @@ fn str_replace(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         None => -1,
     };
     let out = if !old.is_empty() {
-        let count = if count < 0 { usize::MAX } else { count as usize };
+        let count = if count < 0 {
+            usize::MAX
+        } else {
+            count as usize
+        };
         crate::value::str_replace(&s.s, old, new, count)
     } else if count < 0 {
         s.s.replace(old, new)
@@ -1005,23 +1011,26 @@ fn partition_common(a: &[Value], kw: Kw, name: &str, rev: bool) -> PResult<Value
     let s = recv_str(a, name)?;
     args::onearg(&format!("str.{}", name), &a[1..], kw)?;
     let sep = match &a[1] {
-        Value::Str(p) => p.s.clone(),
+        Value::Str(p) => p.s.as_str(),
         v => return type_error(format!("must be str, not {}", v.type_name())),
     };
     if sep.is_empty() {
         return err(ExcKind::ValueError, "empty separator");
     }
-    let found = if rev { s.s.rfind(&sep) } else { s.s.find(&sep) };
-    let parts = match found {
-        Some(i) => [
-            s.s[..i].to_string(),
-            sep.clone(),
-            s.s[i + sep.len()..].to_string(),
-        ],
-        None if rev => [String::new(), String::new(), s.s.clone()],
-        None => [s.s.clone(), String::new(), String::new()],
+    let text = s.s.as_str();
+    let found = if rev {
+        crate::value::str_rfind(text, sep)
+    } else {
+        crate::value::str_find(text, sep)
     };
-    Ok(Value::tuple(parts.into_iter().map(Value::str).collect()))
+    let parts = match found {
+        Some(i) => [&text[..i], sep, &text[i + sep.len()..]],
+        None if rev => ["", "", text],
+        None => [text, "", ""],
+    };
+    Ok(Value::tuple(
+        parts.into_iter().map(|p| substr(s, p)).collect(),
+    ))
 }
 fn str_partition(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     partition_common(a, kw, "partition", false)

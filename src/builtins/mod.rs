@@ -116,7 +116,7 @@ fn b_print(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let k: Vec<Option<&Value>> = vec![k[0].as_ref(), k[1].as_ref(), k[3].as_ref(), k[2].as_ref()];
     let sep = match k[0] {
         None | Some(Value::None) => " ".to_string(),
-        Some(Value::Str(s)) => s.s.clone(),
+        Some(Value::Str(s)) => s.s.as_str().to_owned(),
         Some(v) => {
             return type_error(format!(
                 "sep must be None or a string, not {}",
@@ -126,7 +126,7 @@ fn b_print(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     };
     let end = match k[1] {
         None | Some(Value::None) => "\n".to_string(),
-        Some(Value::Str(s)) => s.s.clone(),
+        Some(Value::Str(s)) => s.s.as_str().to_owned(),
         Some(v) => {
             return type_error(format!(
                 "end must be None or a string, not {}",
@@ -1216,7 +1216,7 @@ fn b_callable(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn b_format(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::positional("format", "format", a, kw, 1, 2)?;
     let spec = match a.get(1) {
-        Some(Value::Str(s)) => s.s.clone(),
+        Some(Value::Str(s)) => s.s.as_str().to_owned(),
         Some(v) => {
             return type_error(format!(
                 "format() argument 2 must be str, not {}",

@@ -121,10 +121,10 @@ fn str_slice(obj: &Value, s: &StrObj, sl: &SliceObj) -> PResult<Value> {
                 return Ok(obj.clone());
             }
             let piece = &s.s[start as usize..(start + count) as usize];
-            return Ok(Value::str_known(piece.to_owned(), true));
+            return Ok(Value::str_known(piece, true));
         }
         let bytes = s.s.as_bytes();
-        let mut out = String::with_capacity(count as usize);
+        let mut out = StrBuf::with_capacity(count as usize);
         for k in 0..count {
             out.push(bytes[(start + k * step) as usize] as char);
         }
