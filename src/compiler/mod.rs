@@ -1279,6 +1279,21 @@ impl<'a> Compiler<'a> {
                 self.emit(Instr::Subscr);
             }
             ExprKind::Slice { lower, upper, step } => {
+                // `p[1:4]`, `s[-3:]`, `xs[::2]`: a slice of constants is itself a constant,
+                // built once at compile time (CPython 3.11 builds one per execution).
+                let parts = [lower, upper, step].map(|p| match p {
+                    None => Some(Value::None),
+                    Some(x) => const_slice_part(x),
+                });
+                if let [Some(lo), Some(up), Some(st)] = parts {
+                    let k = self.konst(Value::Slice(Arc::new(crate::value::SliceObj {
+                        lower: lo,
+                        upper: up,
+                        step: st,
+                    })));
+                    self.emit(Instr::LoadConst(k));
+                    return Ok(());
+                }
                 for part in [lower, upper] {
                     match part {
                         Some(x) => self.expr(x)?,
@@ -1561,5 +1576,21 @@ fn cmp_instr(op: CmpOp) -> Instr {
         CmpOp::IsNot => Instr::IsNot,
         CmpOp::In => Instr::In,
         CmpOp::NotIn => Instr::NotIn,
+    }
+}
+
+/// A slice bound that is a constant: an int literal (possibly negated) or `None`.
+fn const_slice_part(e: &Expr) -> Option<Value> {
+    match &e.kind {
+        ExprKind::None => Some(Value::None),
+        ExprKind::Int(IntLit::Small(i)) => Some(Value::Int(*i)),
+        ExprKind::UnaryOp {
+            op: UnaryOp::Neg,
+            operand,
+        } => match &operand.kind {
+            ExprKind::Int(IntLit::Small(i)) => i.checked_neg().map(Value::Int),
+            _ => None,
+        },
+        _ => None,
     }
 }
