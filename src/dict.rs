@@ -150,6 +150,21 @@ fn hash_value_slow(v: &Value) -> PResult<i64> {
                 acc as i64
             }
         }
+        Value::Range(r) => {
+            // CPython hashes a range as the tuple (len, start, step), with start and step
+            // None where they do not matter (len 0: both; len 1: step).
+            let n = r.len();
+            let int = |i: i128| match i64::try_from(i) {
+                Ok(i) => Value::Int(i),
+                Err(_) => Value::from_bigint(BigInt::from(i)),
+            };
+            let key = match n {
+                0 => vec![int(0), Value::None, Value::None],
+                1 => vec![int(1), int(r.start), Value::None],
+                _ => vec![int(n), int(r.start), int(r.step)],
+            };
+            return hash_value(&Value::tuple(key));
+        }
         Value::List(_) | Value::Dict(_) | Value::Set(_) | Value::Slice(_) => {
             return Err(ExcObj::new(
                 ExcKind::TypeError,
@@ -196,6 +211,10 @@ fn key_eq_slow(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Str(x), Value::Str(y)) => Arc::ptr_eq(x, y) || x.s == y.s,
         (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Range(x), Value::Range(y)) => {
+            let (lx, ly) = (x.len(), y.len());
+            lx == ly && (lx == 0 || (x.start == y.start && (lx == 1 || x.step == y.step)))
+        }
         (Value::Tuple(x), Value::Tuple(y)) => {
             x.items.len() == y.items.len()
                 && x.items

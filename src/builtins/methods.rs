@@ -1522,6 +1522,14 @@ fn dict_items(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn dict_pop(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let d = recv_dict(a, "pop")?;
     args::positional("dict.pop", "pop", &a[1..], kw, 1, 2)?;
+    if d.table.lock().is_empty() {
+        // CPython answers for an empty dict before hashing the key: `{}.pop([])` is a
+        // KeyError, not "unhashable type".
+        return match a.get(2) {
+            Some(dflt) => Ok(dflt.clone()),
+            None => Err(ExcObj::with_args(ExcKind::KeyError, vec![a[1].clone()])),
+        };
+    }
     let h = hash_value(&a[1])?;
     match d.table.lock().remove(h, &a[1]) {
         Some((_, v)) => Ok(v),
