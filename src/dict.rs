@@ -150,6 +150,21 @@ fn hash_value_slow(v: &Value) -> PResult<i64> {
                 acc as i64
             }
         }
+        Value::Range(r) => {
+            // CPython hashes a range as the tuple (len, start, step), with start and step
+            // None where they do not matter (len 0: both; len 1: step).
+            let n = r.len();
+            let int = |i: i128| match i64::try_from(i) {
+                Ok(i) => Value::Int(i),
+                Err(_) => Value::from_bigint(BigInt::from(i)),
+            };
+            let key = match n {
+                0 => vec![int(0), Value::None, Value::None],
+                1 => vec![int(1), int(r.start), Value::None],
+                _ => vec![int(n), int(r.start), int(r.step)],
+            };
+            return hash_value(&Value::tuple(key));
+        }
         Value::List(_) | Value::Dict(_) | Value::Set(_) | Value::Slice(_) => {
             return Err(ExcObj::new(
                 ExcKind::TypeError,
@@ -196,6 +211,10 @@ fn key_eq_slow(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Str(x), Value::Str(y)) => Arc::ptr_eq(x, y) || x.s == y.s,
         (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Range(x), Value::Range(y)) => {
+            let (lx, ly) = (x.len(), y.len());
+            lx == ly && (lx == 0 || (x.start == y.start && (lx == 1 || x.step == y.step)))
+        }
         (Value::Tuple(x), Value::Tuple(y)) => {
             x.items.len() == y.items.len()
                 && x.items
@@ -653,9 +672,9 @@ impl SetTable {
                         }
                     }
                     Slot::Dummy => {
-                        if freeslot.is_none() {
-                            freeslot = Some(idx);
-                        }
+                        // CPython 3.11 keeps the *last* dummy slot seen on the probe
+                        // sequence (not the first), and reuses it for the new key.
+                        freeslot = Some(idx);
                     }
                 }
             }
@@ -696,6 +715,11 @@ impl SetTable {
         let mut newsize = SET_MINSIZE;
         while newsize <= minused {
             newsize <<= 1;
+        }
+        if newsize == SET_MINSIZE && self.table.len() == SET_MINSIZE && self.fill == self.used {
+            // CPython leaves a small table without dummies as it is (re-inserting could
+            // move keys).
+            return;
         }
         let old = std::mem::replace(&mut self.table, vec![Slot::Empty; newsize]);
         for slot in old {
@@ -787,6 +811,195 @@ impl SetTable {
         }
         None
     }
+
+    // The set algebra below follows CPython 3.11's Objects/setobject.c step by step, since
+    // the order in which a result's keys are inserted (and when its table resizes) decides
+    // the order Python prints it in.
+
+    /// `set.clear()`: back to the minimum table (the pop finger stays, as in CPython),
+    /// returning the old contents (for the caller to drop after unlocking).
+    pub fn take_cleared(&mut self) -> SetTable {
+        let mut fresh = SetTable::new();
+        fresh.finger = self.finger;
+        std::mem::replace(self, fresh)
+    }
+    /// `so.copy()` (make_new_set + set_merge).
+    pub fn copied(&self) -> SetTable {
+        let mut t = SetTable::new();
+        t.merge(self);
+        t
+    }
+    /// set_update_internal with a dict: one resize up front, then the keys in order.
+    pub fn update_dict(&mut self, d: &DictTable) {
+        let n = d.len();
+        if (self.fill + n) * 5 >= self.mask() * 3 {
+            self.resize((self.used + n) * 2);
+        }
+        for (h, k, _) in d.iter_hashed() {
+            self.add(h, k.clone());
+        }
+    }
+    /// set_update_internal with any other iterable (already hashed).
+    pub fn update_items(&mut self, items: &[(i64, Value)]) {
+        for (h, k) in items {
+            self.add(*h, k.clone());
+        }
+    }
+    pub fn update(&mut self, other: &SetSource) {
+        match other {
+            SetSource::Set(o) => self.merge(o),
+            SetSource::Dict(d) => self.update_dict(d),
+            SetSource::Items(v) => self.update_items(v),
+        }
+    }
+    /// make_new_set(other).
+    pub fn from_source(other: &SetSource) -> SetTable {
+        let mut t = SetTable::new();
+        t.update(other);
+        t
+    }
+    /// set_intersection(so, other) (`so` and `other` distinct objects).
+    pub fn intersection(&self, other: &SetSource) -> SetTable {
+        let mut result = SetTable::new();
+        match other {
+            SetSource::Set(o) => {
+                // Iterate the smaller set (the other one when sizes are equal).
+                let (probe, walk) = if o.len() > self.len() {
+                    (o, self)
+                } else {
+                    (self, o)
+                };
+                for (h, k) in walk.iter_hashed() {
+                    if probe.contains(h, k) {
+                        result.add(h, k.clone());
+                    }
+                }
+            }
+            SetSource::Dict(d) => {
+                for (h, k, _) in d.iter_hashed() {
+                    if self.contains(h, k) {
+                        result.add(h, k.clone());
+                        if result.len() >= self.len() {
+                            break;
+                        }
+                    }
+                }
+            }
+            SetSource::Items(v) => {
+                for (h, k) in v {
+                    if self.contains(*h, k) {
+                        result.add(*h, k.clone());
+                        if result.len() >= self.len() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        result
+    }
+    /// set_difference_update_internal(so, other) (distinct objects).
+    pub fn difference_update(&mut self, other: &SetSource) {
+        match other {
+            SetSource::Set(o) => {
+                if (o.len() >> 3) > self.len() {
+                    let small = self.intersection(other);
+                    for (h, k) in small.iter_hashed() {
+                        self.remove(h, k);
+                    }
+                } else {
+                    for (h, k) in o.iter_hashed() {
+                        self.remove(h, k);
+                    }
+                }
+            }
+            SetSource::Dict(d) => {
+                for (h, k, _) in d.iter_hashed() {
+                    self.remove(h, k);
+                }
+            }
+            SetSource::Items(v) => {
+                for (h, k) in v {
+                    self.remove(*h, k);
+                }
+            }
+        }
+        // More than a quarter dummies: resize them away.
+        if self.fill - self.used > self.mask() / 4 {
+            self.resize(if self.used > 50000 {
+                self.used * 2
+            } else {
+                self.used * 4
+            });
+        }
+    }
+    /// set_difference(so, other) (distinct objects).
+    pub fn difference(&self, other: &SetSource) -> SetTable {
+        let other_size = match other {
+            SetSource::Set(o) => o.len(),
+            SetSource::Dict(d) => d.len(),
+            SetSource::Items(_) => usize::MAX,
+        };
+        if other_size == usize::MAX || (self.len() >> 2) > other_size {
+            let mut r = self.copied();
+            r.difference_update(other);
+            return r;
+        }
+        let mut result = SetTable::new();
+        for (h, k) in self.iter_hashed() {
+            let found = match other {
+                SetSource::Set(o) => o.contains(h, k),
+                SetSource::Dict(d) => d.contains(h, k),
+                SetSource::Items(_) => false,
+            };
+            if !found {
+                result.add(h, k.clone());
+            }
+        }
+        result
+    }
+    /// Toggle every key of `other` in this set, in `other`'s order.
+    fn toggle_all<'a>(&mut self, keys: impl Iterator<Item = (i64, &'a Value)>) {
+        for (h, k) in keys {
+            if !self.remove(h, k) {
+                self.add(h, k.clone());
+            }
+        }
+    }
+    /// set_symmetric_difference_update(so, other) (distinct objects).
+    pub fn symmetric_difference_update(&mut self, other: &SetSource) {
+        match other {
+            SetSource::Set(o) => self.toggle_all(o.iter_hashed()),
+            SetSource::Dict(d) => self.toggle_all(d.iter_hashed().map(|(h, k, _)| (h, k))),
+            SetSource::Items(_) => {
+                let o = SetTable::from_source(other);
+                self.toggle_all(o.iter_hashed());
+            }
+        }
+    }
+    /// set_symmetric_difference(so, other): a new set from `other`, then `so` toggled in.
+    pub fn symmetric_difference(&self, other: &SetSource) -> SetTable {
+        let mut result = SetTable::from_source(other);
+        result.toggle_all(self.iter_hashed());
+        result
+    }
+    /// set_swap_bodies for `&=`: take `other`'s table, keep this set's pop finger.
+    /// Returns the old contents (for the caller to drop after unlocking).
+    pub fn replace_body(&mut self, other: SetTable) -> SetTable {
+        let finger = self.finger;
+        let old = std::mem::replace(self, other);
+        self.finger = finger;
+        old
+    }
+}
+
+/// The other operand of a set operation, read before the set itself is locked: a set
+/// (its table), a dict (its keys, with CPython's dict fast paths) or any other iterable's
+/// items with their hashes, in iteration order.
+pub enum SetSource {
+    Set(SetTable),
+    Dict(DictTable),
+    Items(Vec<(i64, Value)>),
 }
 
 #[cfg(test)]

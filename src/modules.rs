@@ -198,6 +198,7 @@ fn sys_setrecursionlimit(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         );
     }
     vm.rt.recursion_limit.store(n as usize, Ordering::Relaxed);
+    crate::ops::set_recursion_limit(n as usize);
     Ok(Value::None)
 }
 

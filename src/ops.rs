@@ -2,7 +2,7 @@
 //! results and Python's error messages. Everything here is pure (no frames, no VM state), so
 //! the VM's dispatch loop and the builtins share one implementation.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -11,7 +11,9 @@ use num_integer::Integer;
 use num_traits::{One, Pow, Signed, ToPrimitive, Zero};
 
 use crate::ast::BinOp;
-use crate::dict::{hash_value, int_float_cmp_b, int_float_cmp_i, num_eq, num_of, Num, SetTable};
+use crate::dict::{
+    hash_value, int_float_cmp_b, int_float_cmp_i, num_eq, num_of, Num, SetSource, SetTable,
+};
 use crate::exceptions::{ExcKind, ExcObj};
 use crate::value::*;
 
@@ -202,17 +204,7 @@ pub fn sub(a: &Value, b: &Value) -> PResult<Value> {
             None => Value::from_bigint(BigInt::from(*x) - y),
         }),
         (Value::Float(x), Value::Float(y)) => Ok(Value::Float(x - y)),
-        (Value::Set(x), Value::Set(y)) => {
-            let other = y.table.lock().clone();
-            let mine = x.table.lock().clone();
-            let mut out = SetTable::new();
-            for (h, k) in mine.iter_hashed() {
-                if !other.contains(h, k) {
-                    out.add(h, k.clone());
-                }
-            }
-            Ok(Value::set(out))
-        }
+        (Value::Set(x), Value::Set(y)) => set_op(BinOp::Sub, x, y),
         _ => arith(BinOp::Sub, a, b),
     }
 }
@@ -320,6 +312,13 @@ pub fn arith(op: BinOp, a: &Value, b: &Value) -> PResult<Value> {
             return Ok(Value::dict(t));
         }
         (BinOp::Mod, Value::Str(s), _) => return crate::builtins::percent_format(&s.s, b),
+        (BinOp::BitOr | BinOp::BitAnd | BinOp::BitXor | BinOp::Sub, _, _)
+            if matches!(a, Value::Native(_)) || matches!(b, Value::Native(_)) =>
+        {
+            if let Some(r) = crate::builtins::methods::dict_view_binop(op, a, b) {
+                return r;
+            }
+        }
         _ => {}
     }
     match (small_or_big(a), small_or_big(b)) {
@@ -375,44 +374,65 @@ pub fn arith(op: BinOp, a: &Value, b: &Value) -> PResult<Value> {
     }
 }
 
+/// `x | y`, `x & y`, `x - y`, `x ^ y` on two sets, built as CPython's setobject.c builds
+/// them (the order keys go in decides the order the result prints in).
 fn set_op(op: BinOp, x: &Arc<SetObj>, y: &Arc<SetObj>) -> PResult<Value> {
     let mine = x.table.lock().clone();
-    let other = y.table.lock().clone();
-    let mut out = SetTable::new();
-    match op {
+    let same = Arc::ptr_eq(x, y);
+    let src = SetSource::Set(if same {
+        mine.clone()
+    } else {
+        y.table.lock().clone()
+    });
+    Ok(Value::set(match op {
         BinOp::BitOr => {
-            out.merge(&mine);
-            out.merge(&other);
+            let mut r = mine.copied();
+            if !same {
+                r.update(&src);
+            }
+            r
         }
-        BinOp::BitAnd => {
-            let (small, big) = if mine.len() <= other.len() {
-                (&mine, &other)
-            } else {
-                (&other, &mine)
+        BinOp::BitAnd if same => mine.copied(),
+        BinOp::BitAnd => mine.intersection(&src),
+        BinOp::Sub => mine.difference(&src),
+        _ => mine.symmetric_difference(&src),
+    }))
+}
+
+/// `s |= o`, `s &= o`, `s -= o`, `s ^= o` on two sets, in place as CPython does them.
+fn set_inplace(op: BinOp, s: &Arc<SetObj>, o: &Arc<SetObj>) {
+    let same = Arc::ptr_eq(s, o);
+    let src = if same {
+        None
+    } else {
+        Some(SetSource::Set(o.table.lock().clone()))
+    };
+    let mut t = s.table.lock();
+    let old = match (op, &src) {
+        (BinOp::BitOr, Some(src)) => {
+            t.update(src);
+            None
+        }
+        (BinOp::BitOr, None) => None,
+        (BinOp::BitAnd, _) => {
+            let r = match &src {
+                Some(src) => t.intersection(src),
+                None => t.copied(),
             };
-            for (h, k) in small.iter_hashed() {
-                if big.contains(h, k) {
-                    out.add(h, k.clone());
-                }
-            }
+            Some(t.replace_body(r))
         }
-        BinOp::Sub => {
-            for (h, k) in mine.iter_hashed() {
-                if !other.contains(h, k) {
-                    out.add(h, k.clone());
-                }
-            }
+        (BinOp::Sub, Some(src)) => {
+            t.difference_update(src);
+            None
         }
-        _ => {
-            out.merge(&mine);
-            for (h, k) in other.iter_hashed() {
-                if !out.remove(h, k) {
-                    out.add(h, k.clone());
-                }
-            }
+        (_, Some(src)) => {
+            t.symmetric_difference_update(src);
+            None
         }
-    }
-    Ok(Value::set(out))
+        (_, None) => Some(t.take_cleared()),
+    };
+    drop(t);
+    drop(old);
 }
 
 fn int_op_small(op: BinOp, x: i64, y: i64) -> PResult<Option<Value>> {
@@ -716,10 +736,7 @@ pub fn inplace(op: BinOp, a: &Value, b: &Value, vm: &mut crate::vm::Vm) -> PResu
             op,
             BinOp::BitOr | BinOp::BitAnd | BinOp::Sub | BinOp::BitXor
         ) {
-            if let Value::Set(r) = set_op(op, s, o)? {
-                let t = r.table.lock().clone();
-                *s.table.lock() = t;
-            }
+            set_inplace(op, s, o);
             return Ok(a.clone());
         }
     }
@@ -776,38 +793,118 @@ pub fn invert(a: &Value) -> PResult<Value> {
 // Comparison
 // ---------------------------------------------------------------------------------------------
 
-/// `a == b` for the built-in types. Containers compare element by element (without holding a
-/// lock while comparing, so a list that contains itself cannot deadlock).
+// ---------------------------------------------------------------------------------------------
+// Recursion depth of comparisons and reprs
+// ---------------------------------------------------------------------------------------------
+
+/// The recursion limit (`sys.setrecursionlimit`), as the comparison and repr of nested
+/// containers see it: each nested container counts one level, as in CPython, and going past
+/// the limit raises RecursionError instead of recursing on (so no nesting can overflow the
+/// interpreter's own stack).
+static RECURSION_LIMIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1000);
+/// Whatever the limit, nesting deeper than this raises (the native stack bounds it).
+const HARD_DEPTH_LIMIT: usize = 100_000;
+
+/// Called by `sys.setrecursionlimit`.
+pub fn set_recursion_limit(n: usize) {
+    RECURSION_LIMIT.store(n, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn depth_limit() -> usize {
+    RECURSION_LIMIT
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .min(HARD_DEPTH_LIMIT)
+}
+
+thread_local! {
+    /// Nested container comparisons under way on this thread.
+    static CMP_DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// One level of container comparison; leaving it (drop) decrements the depth.
+struct CmpLevel;
+
+impl Drop for CmpLevel {
+    fn drop(&mut self) {
+        CMP_DEPTH.with(|d| d.set(d.get() - 1));
+    }
+}
+
+#[inline]
+fn enter_cmp() -> PResult<CmpLevel> {
+    let depth = CMP_DEPTH.with(|d| {
+        let n = d.get() + 1;
+        d.set(n);
+        n
+    });
+    let level = CmpLevel;
+    if depth > depth_limit() {
+        return err(
+            ExcKind::RecursionError,
+            "maximum recursion depth exceeded in comparison",
+        );
+    }
+    Ok(level)
+}
+
+/// `a == b` for the built-in types, for callers that cannot raise: a RecursionError (from
+/// nesting deeper than the recursion limit) reads as "not equal". Use `eq_checked` where the
+/// error can be raised.
 #[inline(never)]
 pub fn eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
+    eq_checked(a, b).unwrap_or(false)
+}
+
+/// `a == b` for the built-in types. Containers compare element by element (without holding a
+/// lock while comparing, so a list that contains itself cannot deadlock); nesting deeper than
+/// the recursion limit raises RecursionError, as in CPython.
+#[inline(never)]
+pub fn eq_checked(a: &Value, b: &Value) -> PResult<bool> {
+    Ok(match (a, b) {
         (Value::Int(x), Value::Int(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => Arc::ptr_eq(x, y) || x.s == y.s,
         (Value::None, Value::None) => true,
         (Value::List(x), Value::List(y)) => {
             if Arc::ptr_eq(x, y) {
-                return true;
+                return Ok(true);
             }
+            let _level = enter_cmp()?;
             let xs = x.items.lock().clone();
             let ys = y.items.lock().clone();
-            seq_eq(&xs, &ys)
+            seq_eq(&xs, &ys)?
         }
-        (Value::Tuple(x), Value::Tuple(y)) => Arc::ptr_eq(x, y) || seq_eq(&x.items, &y.items),
+        (Value::Tuple(x), Value::Tuple(y)) => {
+            if Arc::ptr_eq(x, y) {
+                return Ok(true);
+            }
+            let _level = enter_cmp()?;
+            seq_eq(&x.items, &y.items)?
+        }
         (Value::Dict(x), Value::Dict(y)) => {
             if Arc::ptr_eq(x, y) {
-                return true;
+                return Ok(true);
             }
+            let _level = enter_cmp()?;
             let xt = x.table.lock().clone();
             let yt = y.table.lock().clone();
-            xt.len() == yt.len()
-                && xt.iter_hashed().all(|(h, k, v)| match yt.get(h, k) {
-                    Some(w) => v.is(&w) || eq(v, &w),
-                    None => false,
-                })
+            if xt.len() != yt.len() {
+                return Ok(false);
+            }
+            for (h, k, v) in xt.iter_hashed() {
+                match yt.get_ref(h, k) {
+                    Some(w) => {
+                        if !(v.is(w) || eq_checked(v, w)?) {
+                            return Ok(false);
+                        }
+                    }
+                    None => return Ok(false),
+                }
+            }
+            true
         }
         (Value::Set(x), Value::Set(y)) => {
             if Arc::ptr_eq(x, y) {
-                return true;
+                return Ok(true);
             }
             let xt = x.table.lock().clone();
             let yt = y.table.lock().clone();
@@ -823,17 +920,27 @@ pub fn eq(a: &Value, b: &Value) -> bool {
             n.0.eq_value(other).unwrap_or(false)
         }
         (Value::Slice(x), Value::Slice(y)) => {
-            eq(&x.lower, &y.lower) && eq(&x.upper, &y.upper) && eq(&x.step, &y.step)
+            eq_checked(&x.lower, &y.lower)?
+                && eq_checked(&x.upper, &y.upper)?
+                && eq_checked(&x.step, &y.step)?
         }
         _ => match (num_of(a), num_of(b)) {
             (Some(x), Some(y)) => num_eq(&x, &y),
             _ => a.is(b),
         },
-    }
+    })
 }
 
-fn seq_eq(xs: &[Value], ys: &[Value]) -> bool {
-    xs.len() == ys.len() && xs.iter().zip(ys.iter()).all(|(p, q)| p.is(q) || eq(p, q))
+fn seq_eq(xs: &[Value], ys: &[Value]) -> PResult<bool> {
+    if xs.len() != ys.len() {
+        return Ok(false);
+    }
+    for (p, q) in xs.iter().zip(ys.iter()) {
+        if !(p.is(q) || eq_checked(p, q)?) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -886,11 +993,15 @@ pub fn compare(op: CmpKind, a: &Value, b: &Value) -> PResult<bool> {
     match (a, b) {
         (Value::Str(x), Value::Str(y)) => Ok(op.test(x.s.cmp(&y.s))),
         (Value::List(x), Value::List(y)) => {
+            let _level = enter_cmp()?;
             let xs = x.items.lock().clone();
             let ys = y.items.lock().clone();
             seq_compare(op, &xs, &ys)
         }
-        (Value::Tuple(x), Value::Tuple(y)) => seq_compare(op, &x.items, &y.items),
+        (Value::Tuple(x), Value::Tuple(y)) => {
+            let _level = enter_cmp()?;
+            seq_compare(op, &x.items, &y.items)
+        }
         (Value::Set(x), Value::Set(y)) => {
             let xt = x.table.lock().clone();
             let yt = y.table.lock().clone();
@@ -927,7 +1038,7 @@ fn num_cmp(a: &Num, b: &Num) -> Option<Ordering> {
 
 fn seq_compare(op: CmpKind, xs: &[Value], ys: &[Value]) -> PResult<bool> {
     for (p, q) in xs.iter().zip(ys.iter()) {
-        if !(p.is(q) || eq(p, q)) {
+        if !(p.is(q) || eq_checked(p, q)?) {
             return compare(op, p, q);
         }
     }
@@ -941,11 +1052,20 @@ pub fn less_than(a: &Value, b: &Value) -> PResult<bool> {
 
 /// `x is y or x == y`, as `in` and `list.index` test items.
 #[inline(always)]
-fn item_eq(x: &Value, y: &Value) -> bool {
+fn item_eq(x: &Value, y: &Value) -> PResult<bool> {
     match (x, y) {
-        (Value::Int(a), Value::Int(b)) => a == b,
-        _ => x.is(y) || eq(x, y),
+        (Value::Int(a), Value::Int(b)) => Ok(a == b),
+        _ => Ok(x.is(y) || eq_checked(x, y)?),
     }
+}
+
+fn any_item_eq(items: &[Value], needle: &Value) -> PResult<bool> {
+    for x in items {
+        if item_eq(x, needle)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// `needle in haystack` (iterators are consumed as in Python; the VM handles those).
@@ -969,16 +1089,19 @@ pub fn contains(hay: &Value, needle: &Value) -> PResult<Option<bool>> {
                 // Comparing anything with a number, a string or None takes no lock, so the
                 // list can stay locked during the scan (no copy of it).
                 let items = l.items.lock();
-                return Ok(Some(items.iter().any(|x| item_eq(x, needle))));
+                return any_item_eq(&items, needle).map(Some);
             }
             let items = l.items.lock().clone();
-            items.iter().any(|x| x.is(needle) || eq(x, needle))
+            any_item_eq(&items, needle)?
         }
-        Value::Tuple(t) => t.items.iter().any(|x| item_eq(x, needle)),
+        Value::Tuple(t) => any_item_eq(&t.items, needle)?,
         Value::Dict(d) => {
             let h = hash_value(needle)?;
             d.table.lock().contains(h, needle)
         }
+        // A set needle is looked up as a frozenset (CPython retries so); sets hold no
+        // frozensets here, so it is never found.
+        Value::Set(_) if matches!(needle, Value::Set(_)) => false,
         Value::Set(s) => {
             let h = hash_value(needle)?;
             s.table.lock().contains(h, needle)
@@ -1017,6 +1140,54 @@ pub fn contains(hay: &Value, needle: &Value) -> PResult<Option<bool>> {
 thread_local! {
     /// Containers whose repr is being built (to print `[...]` for a list inside itself).
     static REPR_STACK: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// Set when a repr went deeper than the recursion limit (and stopped there): the
+    /// `*_checked` functions turn it into RecursionError.
+    static REPR_TOO_DEEP: Cell<bool> = const { Cell::new(false) };
+}
+
+fn is_container(v: &Value) -> bool {
+    matches!(
+        v,
+        Value::List(_) | Value::Tuple(_) | Value::Dict(_) | Value::Set(_) | Value::Native(_)
+    )
+}
+
+/// Run a repr, raising RecursionError if it went deeper than the recursion limit.
+fn repr_guarded<T>(f: impl FnOnce() -> T) -> PResult<T> {
+    REPR_TOO_DEEP.with(|c| c.set(false));
+    let r = f();
+    if REPR_TOO_DEEP.with(|c| c.replace(false)) {
+        return err(
+            ExcKind::RecursionError,
+            "maximum recursion depth exceeded while getting the repr of an object",
+        );
+    }
+    Ok(r)
+}
+
+/// `repr(v)`, raising RecursionError for containers nested deeper than the recursion limit
+/// (`repr_plain` cuts such a repr short instead).
+pub fn repr_checked(v: &Value) -> PResult<String> {
+    if !is_container(v) {
+        return Ok(repr_plain(v));
+    }
+    repr_guarded(|| repr_plain(v))
+}
+
+/// `str(v)` as a String, raising RecursionError as `repr_checked` does.
+pub fn to_str_checked(v: &Value) -> PResult<String> {
+    if !is_container(v) {
+        return Ok(to_str(v));
+    }
+    repr_guarded(|| to_str(v))
+}
+
+/// `str(v)` as a value, raising RecursionError as `repr_checked` does.
+pub fn str_value_checked(v: &Value) -> PResult<Value> {
+    if !is_container(v) {
+        return Ok(str_value(v));
+    }
+    repr_guarded(|| str_value(v))
 }
 
 /// Python's `repr()` of a built-in value (no user classes exist, so it cannot fail).
@@ -1103,6 +1274,10 @@ fn container_repr(v: &Value, out: &mut String) {
             Value::Set(_) => "set(...)",
             _ => "(...)",
         });
+        return;
+    }
+    if REPR_STACK.with(|s| s.borrow().len()) >= depth_limit() {
+        REPR_TOO_DEEP.with(|c| c.set(true));
         return;
     }
     REPR_STACK.with(|s| s.borrow_mut().push(ptr));

@@ -7,7 +7,7 @@
 use std::sync::{Arc, OnceLock};
 
 use super::args;
-use crate::dict::{hash_value, DictTable, SetTable};
+use crate::dict::{hash_value, DictTable, SetSource, SetTable};
 use crate::exceptions::{ExcKind, ExcObj};
 use crate::ops::{self, err, type_error};
 use crate::value::*;
@@ -1394,7 +1394,7 @@ fn list_remove(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::onearg("list.remove", &a[1..], kw)?;
     let snapshot = l.items.lock().clone();
     for (i, x) in snapshot.iter().enumerate() {
-        if x.is(&a[1]) || ops::eq(x, &a[1]) {
+        if x.is(&a[1]) || ops::eq_checked(x, &a[1])? {
             let mut items = l.items.lock();
             if i < items.len() {
                 items.remove(i);
@@ -1418,7 +1418,7 @@ fn seq_index(items: &[Value], a: &[Value], not_found: String) -> PResult<Value> 
     };
     let (lo, hi) = clamp_range(n, idx(a.get(2))?, idx(a.get(3))?);
     for (i, item) in items.iter().enumerate().take(hi).skip(lo) {
-        if item.is(&a[1]) || ops::eq(item, &a[1]) {
+        if item.is(&a[1]) || ops::eq_checked(item, &a[1])? {
             return Ok(Value::Int(i as i64));
         }
     }
@@ -1440,12 +1440,17 @@ fn list_count(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let l = recv_list(a, "count")?;
     args::onearg("list.count", &a[1..], kw)?;
     let items = l.items.lock().clone();
-    Ok(Value::Int(
-        items
-            .iter()
-            .filter(|x| x.is(&a[1]) || ops::eq(x, &a[1]))
-            .count() as i64,
-    ))
+    count_equal(&items, &a[1])
+}
+
+fn count_equal(items: &[Value], x: &Value) -> PResult<Value> {
+    let mut n = 0;
+    for item in items {
+        if item.is(x) || ops::eq_checked(item, x)? {
+            n += 1;
+        }
+    }
+    Ok(Value::Int(n))
 }
 
 fn list_sort(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -1526,6 +1531,14 @@ fn dict_items(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn dict_pop(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let d = recv_dict(a, "pop")?;
     args::positional("dict.pop", "pop", &a[1..], kw, 1, 2)?;
+    if d.table.lock().is_empty() {
+        // CPython answers for an empty dict before hashing the key: `{}.pop([])` is a
+        // KeyError, not "unhashable type".
+        return match a.get(2) {
+            Some(dflt) => Ok(dflt.clone()),
+            None => Err(ExcObj::with_args(ExcKind::KeyError, vec![a[1].clone()])),
+        };
+    }
     let h = hash_value(&a[1])?;
     match d.table.lock().remove(h, &a[1]) {
         Some((_, v)) => Ok(v),
@@ -1662,6 +1675,136 @@ pub fn dict_view_items(v: &Value) -> Option<Vec<Value>> {
         Value::Native(n) => n.0.as_any().downcast_ref::<DictView>().map(|d| d.items()),
         _ => None,
     }
+}
+
+fn set_view_of(v: &Value) -> Option<&DictView> {
+    match v {
+        Value::Native(n) => n
+            .0
+            .as_any()
+            .downcast_ref::<DictView>()
+            .filter(|d| d.kind != ViewKind::Values),
+        _ => None,
+    }
+}
+
+fn hashed(items: Vec<Value>) -> PResult<SetSource> {
+    let mut out = Vec::with_capacity(items.len());
+    for x in items {
+        out.push((hash_value(&x)?, x));
+    }
+    Ok(SetSource::Items(out))
+}
+
+/// An operand of a dict view's set operator, read as CPython iterates it (None: not an
+/// iterable these operators take here).
+fn view_operand(v: &Value) -> Option<PResult<SetSource>> {
+    Some(match v {
+        Value::Set(s) => Ok(SetSource::Set(s.table.lock().clone())),
+        Value::Dict(d) => Ok(SetSource::Dict(d.table.lock().clone())),
+        Value::List(l) => hashed(l.items.lock().clone()),
+        Value::Tuple(t) => hashed(t.items.to_vec()),
+        _ => {
+            let view = set_view_of(v)?;
+            if view.kind == ViewKind::Keys {
+                let t = view.dict.table.lock();
+                Ok(SetSource::Items(
+                    t.iter_hashed().map(|(h, k, _)| (h, k.clone())).collect(),
+                ))
+            } else {
+                hashed(view.items())
+            }
+        }
+    })
+}
+
+/// CPython's dictviews_to_set: a keys view is read as its dict, anything else iterated.
+fn view_to_set(v: &Value) -> Option<PResult<SetTable>> {
+    if let Some(view) = set_view_of(v) {
+        if view.kind == ViewKind::Keys {
+            let d = view.dict.table.lock().clone();
+            return Some(Ok(SetTable::from_source(&SetSource::Dict(d))));
+        }
+    }
+    Some(view_operand(v)?.map(|s| SetTable::from_source(&s)))
+}
+
+/// `key in view` for a keys or items view.
+fn view_contains(view: &DictView, h: i64, x: &Value) -> PResult<bool> {
+    if view.kind == ViewKind::Keys {
+        return Ok(view.dict.table.lock().contains(h, x));
+    }
+    let Value::Tuple(t) = x else {
+        return Ok(false);
+    };
+    if t.items.len() != 2 {
+        return Ok(false);
+    }
+    let kh = hash_value(&t.items[0])?;
+    let found = view.dict.table.lock().get(kh, &t.items[0]);
+    match found {
+        Some(v) => ops::eq_checked(&v, &t.items[1]).map(|e| e || v.is(&t.items[1])),
+        None => Ok(false),
+    }
+}
+
+/// `|`, `&`, `-`, `^` with a `dict_keys` or `dict_items` view on either side, built as
+/// CPython's dictviews_or/sub/xor and _PyDictView_Intersect build them. None when neither
+/// side is such a view, or the other side is not an iterable handled here.
+pub fn dict_view_binop(op: crate::ast::BinOp, a: &Value, b: &Value) -> Option<PResult<Value>> {
+    use crate::ast::BinOp;
+    if set_view_of(a).is_none() && set_view_of(b).is_none() {
+        return None;
+    }
+    if op != BinOp::BitAnd {
+        let mut result = match view_to_set(a)? {
+            Ok(r) => r,
+            Err(e) => return Some(Err(e)),
+        };
+        let other = match view_operand(b)? {
+            Ok(o) => o,
+            Err(e) => return Some(Err(e)),
+        };
+        match op {
+            BinOp::BitOr => result.update(&other),
+            BinOp::Sub => result.difference_update(&other),
+            _ => result.symmetric_difference_update(&other),
+        }
+        return Some(Ok(Value::set(result)));
+    }
+    // Intersection: `this` is a view; a bigger view on the other side takes its place.
+    let (mut this, mut other) = if set_view_of(a).is_some() { (a, b) } else { (b, a) };
+    let len_this = set_view_of(this)?.dict.table.lock().len();
+    if let Value::Set(s) = other {
+        let st = s.table.lock().clone();
+        if len_this <= st.len() {
+            // other.intersection(view)
+            return Some(view_operand(this)?.map(|src| Value::set(st.intersection(&src))));
+        }
+    }
+    if let Some(ov) = set_view_of(other) {
+        if ov.dict.table.lock().len() > len_this {
+            std::mem::swap(&mut this, &mut other);
+        }
+    }
+    let view = set_view_of(this)?;
+    let items = match view_operand(other)? {
+        Ok(SetSource::Items(v)) => v,
+        Ok(SetSource::Set(t)) => t.iter_hashed().map(|(h, k)| (h, k.clone())).collect(),
+        Ok(SetSource::Dict(d)) => d.iter_hashed().map(|(h, k, _)| (h, k.clone())).collect(),
+        Err(e) => return Some(Err(e)),
+    };
+    let mut result = SetTable::new();
+    for (h, x) in items {
+        match view_contains(view, h, &x) {
+            Ok(true) => {
+                result.add(h, x);
+            }
+            Ok(false) => {}
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    Some(Ok(Value::set(result)))
 }
 
 impl NativeObj for DictView {
@@ -1809,18 +1952,26 @@ fn set_add(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn set_remove(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_set(a, "remove")?;
     args::onearg("set.remove", &a[1..], kw)?;
-    let h = hash_value(&a[1])?;
-    if !s.table.lock().remove(h, &a[1]) {
+    if !set_discard_key(s, &a[1])? {
         return Err(ExcObj::with_args(ExcKind::KeyError, vec![a[1].clone()]));
     }
     Ok(Value::None)
 }
 
+/// Remove `key` if present. A set key is looked up as the frozenset it would be (CPython
+/// retries so): sets hold no frozensets here, so it is never found.
+fn set_discard_key(s: &Arc<SetObj>, key: &Value) -> PResult<bool> {
+    if let Value::Set(_) = key {
+        return Ok(false);
+    }
+    let h = hash_value(key)?;
+    Ok(s.table.lock().remove(h, key))
+}
+
 fn set_discard(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_set(a, "discard")?;
     args::onearg("set.discard", &a[1..], kw)?;
-    let h = hash_value(&a[1])?;
-    s.table.lock().remove(h, &a[1]);
+    set_discard_key(s, &a[1])?;
     Ok(Value::None)
 }
 
@@ -1836,46 +1987,93 @@ fn set_pop(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn other_set(vm: &mut Vm, v: &Value) -> PResult<SetTable> {
     match v {
         Value::Set(s) => Ok(s.table.lock().clone()),
-        _ => {
-            let mut t = SetTable::new();
-            for x in vm.collect_iterable(v)? {
-                t.add(hash_value(&x)?, x);
-            }
-            Ok(t)
-        }
+        _ => Ok(SetTable::from_source(&set_source(vm, v)?)),
     }
 }
 
-fn set_multi(
-    vm: &mut Vm,
-    a: &[Value],
-    kw: Kw,
-    name: &str,
-    op: crate::ast::BinOp,
-) -> PResult<Value> {
-    let s = recv_set(a, name)?;
-    args::no_kwargs(&format!("set.{}", name), kw)?;
-    let mut acc = Value::set(s.table.lock().clone());
-    for other in &a[1..] {
-        let o = Value::set(other_set(vm, other)?);
-        acc = ops::arith(op, &acc, &o)?;
-    }
-    Ok(acc)
+/// The other operand of a set operation, read without holding any set's lock (see
+/// `SetSource`): sets and dicts by their tables, anything else iterated and hashed.
+pub fn set_source(vm: &mut Vm, v: &Value) -> PResult<SetSource> {
+    Ok(match v {
+        Value::Set(s) => SetSource::Set(s.table.lock().clone()),
+        Value::Dict(d) => SetSource::Dict(d.table.lock().clone()),
+        _ => {
+            let items = vm.collect_iterable(v)?;
+            let mut out = Vec::with_capacity(items.len());
+            for x in items {
+                out.push((hash_value(&x)?, x));
+            }
+            SetSource::Items(out)
+        }
+    })
+}
+
+/// `set(iterable)`: CPython's make_new_set (a set is merged, a dict's keys added after one
+/// resize, anything else added item by item).
+pub fn new_set_from(vm: &mut Vm, v: &Value) -> PResult<SetTable> {
+    Ok(SetTable::from_source(&set_source(vm, v)?))
+}
+
+fn same_set(s: &Arc<SetObj>, v: &Value) -> bool {
+    matches!(v, Value::Set(o) if Arc::ptr_eq(s, o))
 }
 
 fn set_union(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    set_multi(vm, a, kw, "union", crate::ast::BinOp::BitOr)
+    let s = recv_set(a, "union")?;
+    args::no_kwargs("set.union", kw)?;
+    let mut result = s.table.lock().copied();
+    for other in &a[1..] {
+        if same_set(s, other) {
+            continue;
+        }
+        let src = set_source(vm, other)?;
+        result.update(&src);
+    }
+    Ok(Value::set(result))
 }
+
 fn set_intersection(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    set_multi(vm, a, kw, "intersection", crate::ast::BinOp::BitAnd)
+    let s = recv_set(a, "intersection")?;
+    args::no_kwargs("set.intersection", kw)?;
+    let mut result = s.table.lock().clone();
+    let mut is_self = true;
+    for other in &a[1..] {
+        result = if is_self && same_set(s, other) {
+            result.copied()
+        } else {
+            let src = set_source(vm, other)?;
+            result.intersection(&src)
+        };
+        is_self = false;
+    }
+    if is_self {
+        result = result.copied();
+    }
+    Ok(Value::set(result))
 }
+
 fn set_difference(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    set_multi(vm, a, kw, "difference", crate::ast::BinOp::Sub)
+    let s = recv_set(a, "difference")?;
+    args::no_kwargs("set.difference", kw)?;
+    let mine = s.table.lock().clone();
+    let Some(first) = a.get(1) else {
+        return Ok(Value::set(mine.copied()));
+    };
+    let src = set_source(vm, first)?;
+    let mut result = mine.difference(&src);
+    for other in &a[2..] {
+        let src = set_source(vm, other)?;
+        result.difference_update(&src);
+    }
+    Ok(Value::set(result))
 }
+
 fn set_symmetric_difference(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    recv_set(a, "symmetric_difference")?;
+    let s = recv_set(a, "symmetric_difference")?;
     args::onearg("set.symmetric_difference", &a[1..], kw)?;
-    set_multi(vm, a, kw, "symmetric_difference", crate::ast::BinOp::BitXor)
+    let src = set_source(vm, &a[1])?;
+    let mine = s.table.lock().clone();
+    Ok(Value::set(mine.symmetric_difference(&src)))
 }
 
 fn set_issubset(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -1909,11 +2107,11 @@ fn set_update(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_set(a, "update")?;
     args::no_kwargs("set.update", kw)?;
     for other in &a[1..] {
-        let o = other_set(vm, other)?;
-        let mut t = s.table.lock();
-        for (h, k) in o.iter_hashed() {
-            t.add(h, k.clone());
+        if same_set(s, other) {
+            continue;
         }
+        let src = set_source(vm, other)?;
+        s.table.lock().update(&src);
     }
     Ok(Value::None)
 }
@@ -1929,7 +2127,7 @@ fn set_copy(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn set_clear(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_set(a, "clear")?;
     args::noargs("set.clear", &a[1..], kw)?;
-    let old = std::mem::take(&mut *s.table.lock());
+    let old = s.table.lock().take_cleared();
     drop(old);
     Ok(Value::None)
 }
@@ -1941,12 +2139,7 @@ fn set_clear(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn tuple_count(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let t = recv_tuple(a, "count")?;
     args::onearg("tuple.count", &a[1..], kw)?;
-    Ok(Value::Int(
-        t.items
-            .iter()
-            .filter(|x| x.is(&a[1]) || ops::eq(x, &a[1]))
-            .count() as i64,
-    ))
+    count_equal(&t.items, &a[1])
 }
 
 fn tuple_index(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {

@@ -141,7 +141,7 @@ fn b_print(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         }
         match x {
             Value::Str(t) => s.push_str(&t.s),
-            other => s.push_str(&ops::to_str(other)),
+            other => s.push_str(&ops::to_str_checked(other)?),
         }
     }
     s.push_str(&end);
@@ -817,7 +817,7 @@ fn b_all(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 
 fn b_repr(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::onearg("repr", a, kw)?;
-    Ok(Value::str(ops::repr_plain(&a[0])))
+    Ok(Value::str(ops::repr_checked(&a[0])?))
 }
 
 /// `ascii()`: the repr with every non-ASCII character escaped.
@@ -840,7 +840,7 @@ pub fn ascii_of(s: &str) -> String {
 
 fn b_ascii(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::onearg("ascii", a, kw)?;
-    Ok(Value::str(ascii_of(&ops::repr_plain(&a[0]))))
+    Ok(Value::str(ascii_of(&ops::repr_checked(&a[0])?)))
 }
 
 fn type_matches(v: &Value, t: &Value) -> PResult<bool> {
@@ -1413,13 +1413,13 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
         }
         TypeKind::Str => {
             if let ([v], true) = (a, kw.is_empty()) {
-                return Ok(ops::str_value(v));
+                return ops::str_value_checked(v);
             }
             let k = args::parse("str", a, kw, &["object", "encoding", "errors"], 0, 0, 3)?;
             Ok(match k[0].as_ref() {
                 None => Value::str(""),
                 Some(v @ Value::Str(_)) => v.clone(),
-                Some(v) => Value::str(ops::to_str(v)),
+                Some(v) => Value::str(ops::to_str_checked(v)?),
             })
         }
         TypeKind::Bool => {
@@ -1458,20 +1458,10 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
         TypeKind::Set => {
             args::no_kwargs("set", kw)?;
             args::range("set", a, 0, 1)?;
-            let mut t = SetTable::new();
-            if let Some(src) = a.first() {
-                match src {
-                    Value::Set(s) => {
-                        let other = s.table.lock().clone();
-                        t.merge(&other);
-                    }
-                    _ => {
-                        for x in vm.collect_iterable(src)? {
-                            t.add(hash_value(&x)?, x);
-                        }
-                    }
-                }
-            }
+            let t = match a.first() {
+                Some(src) => methods::new_set_from(vm, src)?,
+                None => SetTable::new(),
+            };
             Ok(Value::set(t))
         }
         TypeKind::Range => {

@@ -1362,6 +1362,20 @@ impl<'a> Compiler<'a> {
 
     fn sequence(&mut self, items: &[Expr], kind: SeqKind) -> CResult {
         let has_star = items.iter().any(|e| matches!(e.kind, ExprKind::Starred(_)));
+        if kind == SeqKind::Set && !has_star && items.len() > 2 {
+            if let Some(order) = const_set_order(items) {
+                // CPython builds an all-constant set display of three or more items from a
+                // frozenset constant (BUILD_SET 0; SET_UPDATE), and that constant is a
+                // frozenset rebuilt from the iteration order of one built from the source
+                // order. SetUpdate adds these items to a fresh table, then merges it into the
+                // empty set, so the result is laid out (and iterates) exactly as CPython's.
+                let k = self.konst(Value::tuple(order));
+                self.emit(Instr::BuildSet(0));
+                self.emit(Instr::LoadConst(k));
+                self.emit(Instr::SetUpdate);
+                return Ok(());
+            }
+        }
         if !has_star {
             for it in items {
                 self.expr(it)?;
@@ -1593,4 +1607,41 @@ fn const_slice_part(e: &Expr) -> Option<Value> {
         },
         _ => None,
     }
+}
+
+/// The value of a constant set item as CPython's compiler sees one (literals, negated
+/// numbers, tuples of constants); None for anything computed at run time.
+fn const_item(e: &Expr) -> Option<Value> {
+    Some(match &e.kind {
+        ExprKind::Int(IntLit::Small(i)) => Value::Int(*i),
+        ExprKind::Int(IntLit::Big(digits)) => Value::from_bigint(digits.parse().ok()?),
+        ExprKind::Float(f) => Value::Float(*f),
+        ExprKind::Str(s) => Value::str(s.clone()),
+        ExprKind::True => Value::Bool(true),
+        ExprKind::False => Value::Bool(false),
+        ExprKind::None => Value::None,
+        ExprKind::UnaryOp {
+            op: UnaryOp::Neg,
+            operand,
+        } => match const_item(operand)? {
+            v @ (Value::Int(_) | Value::BigInt(_) | Value::Float(_)) => crate::ops::neg(&v).ok()?,
+            _ => return None,
+        },
+        ExprKind::Tuple(items) => {
+            Value::tuple(items.iter().map(const_item).collect::<Option<Vec<_>>>()?)
+        }
+        _ => return None,
+    })
+}
+
+/// For a set display whose items are all constants: the items in the iteration order of
+/// the set built from them in source order (None if any item is not a constant).
+fn const_set_order(items: &[Expr]) -> Option<Vec<Value>> {
+    let mut t = crate::dict::SetTable::new();
+    for it in items {
+        let v = const_item(it)?;
+        let h = crate::dict::hash_value(&v).ok()?;
+        t.add(h, v);
+    }
+    Some(t.keys())
 }

@@ -1019,7 +1019,7 @@ impl Vm {
                         let n = self.stack.len();
                         let same = match (&self.stack[n - 2], &self.stack[n - 1]) {
                             (Value::Int(x), Value::Int(y)) => x == y,
-                            (a, b) => ops::eq(a, b),
+                            (a, b) => tri!(ops::eq_checked(a, b)),
                         };
                         self.stack.truncate(n - 2);
                         self.stack.push(Value::Bool(same == (instr == Instr::Eq)));
