@@ -231,6 +231,7 @@ impl Vm {
             defaults: Vec::new(),
             kwdefaults: Vec::new(),
             closure: Vec::new(),
+            attrs: Default::default(),
         });
         let base = self.stack.len();
         self.stack.resize(base + n, Value::Unbound);
@@ -1283,6 +1284,7 @@ impl Vm {
                             defaults,
                             kwdefaults,
                             closure,
+                            attrs: Default::default(),
                         };
                         self.stack.push(Value::Func(Arc::new(f)));
                     }
@@ -1404,7 +1406,10 @@ impl Vm {
                         let e = match n {
                             0 => match &self.exc_info {
                                 Some(e) => {
-                                    add_tb = true;
+                                    // As CPython: a bare `raise` keeps the traceback it
+                                    // has and adds no entry for the frame it is in (the
+                                    // callers it passes through still add theirs).
+                                    add_tb = false;
                                     e.clone()
                                 }
                                 None => ExcObj::new(
@@ -1420,8 +1425,9 @@ impl Vm {
                                 let cause = pop!();
                                 let v = pop!();
                                 let e = tri!(self.make_exception(v));
+                                e.suppress_context.store(true, Ordering::Relaxed);
                                 match cause {
-                                    Value::None => {}
+                                    Value::None => *e.cause.lock() = None,
                                     c => {
                                         let ce = match self.make_exception(c) {
                                             Ok(ce) => ce,
@@ -1436,7 +1442,7 @@ impl Vm {
                             }
                         };
                         if n != 0 {
-                            self.set_context(&e);
+                            self.set_context(&e, true);
                         }
                         break e;
                     }
@@ -1560,7 +1566,7 @@ impl Vm {
                             Vec::new()
                         };
                         let e = ExcObj::with_args(ExcKind::AssertionError, args);
-                        self.set_context(&e);
+                        self.set_context(&e, true);
                         break e;
                     }
                 }
@@ -1666,6 +1672,10 @@ impl Vm {
     /// Err when the exception leaves the frame at `stop_depth`.
     #[inline(never)]
     fn unwind(&mut self, exc: Arc<ExcObj>, mut add_tb: bool, stop_depth: usize) -> PResult<()> {
+        if add_tb {
+            // Raised while another exception was being handled (not a re-raise).
+            self.set_context(&exc, false);
+        }
         loop {
             let frame = self.frames.last_mut().unwrap();
             let at = frame.ip.saturating_sub(1);
@@ -1703,13 +1713,30 @@ impl Vm {
         }
     }
 
+    /// Implicit chaining: `e.__context__` = the exception being handled, as CPython's
+    /// `_PyErr_SetObject` does. A `raise` statement replaces an existing context
+    /// (`overwrite`); an error routed to a handler only fills a missing one (an exception
+    /// coming back from a nested run already got its context where it was raised).
     #[inline(never)]
-    fn set_context(&self, e: &Arc<ExcObj>) {
-        if let Some(cur) = &self.exc_info {
-            if !Arc::ptr_eq(cur, e) && e.context.lock().is_none() {
-                *e.context.lock() = Some(cur.clone());
+    fn set_context(&self, e: &Arc<ExcObj>, overwrite: bool) {
+        let Some(cur) = &self.exc_info else { return };
+        if Arc::ptr_eq(cur, e) || (!overwrite && e.context.lock().is_some()) {
+            return;
+        }
+        // Avoid a cycle: cut the chain of `cur` where it reaches `e`.
+        let mut o = cur.clone();
+        loop {
+            let next = o.context.lock().clone();
+            match next {
+                Some(c) if Arc::ptr_eq(&c, e) => {
+                    *o.context.lock() = None;
+                    break;
+                }
+                Some(c) => o = c,
+                None => break,
             }
         }
+        *e.context.lock() = Some(cur.clone());
     }
 
     #[inline(never)]
@@ -1878,7 +1905,15 @@ impl Vm {
                         .map(Value::Exc)
                         .unwrap_or(Value::None))
                 }
-                _ => {}
+                "__suppress_context__" => {
+                    return Ok(Value::Bool(e.suppress_context.load(Ordering::Relaxed)))
+                }
+                _ => {
+                    let attrs = e.attrs.lock();
+                    if let Some((_, v)) = attrs.iter().find(|(k, _)| &**k == name) {
+                        return Ok(v.clone());
+                    }
+                }
             },
             Value::Type(t) => {
                 if name == "__name__" {
@@ -1899,6 +1934,10 @@ impl Vm {
                 }
                 if name == "__qualname__" {
                     return Ok(Value::str(f.code.name.to_string()));
+                }
+                let attrs = f.attrs.lock();
+                if let Some((_, v)) = attrs.iter().find(|(k, _)| &**k == name) {
+                    return Ok(v.clone());
                 }
             }
             Value::Builtin(b) if name == "__name__" => {
@@ -1943,6 +1982,46 @@ impl Vm {
         match obj {
             Value::Module(m) => {
                 m.set(name, v);
+                Ok(())
+            }
+            Value::Exc(e) => {
+                let exc_or_none = |v: &Value, what: &str| -> PResult<Option<Arc<ExcObj>>> {
+                    match v {
+                        Value::None => Ok(None),
+                        Value::Exc(x) => Ok(Some(x.clone())),
+                        _ => type_error(format!("exception {what} must be None or derive from BaseException")),
+                    }
+                };
+                match name {
+                    "__cause__" => {
+                        let c = exc_or_none(&v, "cause")?;
+                        *e.cause.lock() = c;
+                        e.suppress_context.store(true, Ordering::Relaxed);
+                    }
+                    "__context__" => {
+                        let c = exc_or_none(&v, "context")?;
+                        *e.context.lock() = c;
+                    }
+                    "__suppress_context__" => {
+                        let b = v.truthy();
+                        e.suppress_context.store(b, Ordering::Relaxed);
+                    }
+                    _ => {
+                        let mut attrs = e.attrs.lock();
+                        match attrs.iter_mut().find(|(k, _)| &**k == name) {
+                            Some(slot) => slot.1 = v,
+                            None => attrs.push((Arc::from(name), v)),
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Value::Func(f) if !matches!(name, "__name__" | "__qualname__") => {
+                let mut attrs = f.attrs.lock();
+                match attrs.iter_mut().find(|(k, _)| &**k == name) {
+                    Some(slot) => slot.1 = v,
+                    None => attrs.push((Arc::from(name), v)),
+                }
                 Ok(())
             }
             Value::Native(n) => {
