@@ -23,6 +23,8 @@ pub fn syntax_error(err: &SyntaxError, filename: &str, source: &str) -> String {
                 .saturating_sub(removed);
             let col = col.min(trimmed.chars().count());
             let width = match err.end_col {
+                // To the end of the line (a range that goes on to later lines).
+                Some(u32::MAX) => trimmed.chars().count().saturating_sub(col).max(1),
                 Some(e) if e > err.pos.col => (e - err.pos.col) as usize,
                 _ => 1,
             };
