@@ -908,7 +908,10 @@ impl Vm {
                         let a = pop!();
                         let r = if let Instr::Inplace(_) = instr {
                             save_ip!();
-                            tri!(ops::inplace(ops::binop_from(op), &a, &b, self))
+                            match ops::inplace(ops::binop_from(op), &a, &b, self) {
+                                Ok(r) => r,
+                                Err(e) => break inplace_error(e),
+                            }
                         } else {
                             tri!(ops::arith(ops::binop_from(op), &a, &b))
                         };
@@ -2178,6 +2181,24 @@ fn dict_merge_kwargs(func: &Value, target: &Value, other: &Value) -> PResult<()>
 /// The int-by-int cases of the binary operators that need no allocation and cannot fail
 /// (None: take the general path, which also produces the errors).
 #[inline(always)]
+/// An augmented assignment names its own operator: `unsupported operand type(s) for +=:`
+/// (`ops` words the binary operator's message, `for +:` and `for ** or pow():`).
+#[cold]
+#[inline(never)]
+fn inplace_error(e: Arc<ExcObj>) -> Arc<ExcObj> {
+    const HEAD: &str = "unsupported operand type(s) for ";
+    if e.kind != ExcKind::TypeError || e.args.len() != 1 {
+        return e;
+    }
+    let Value::Str(_) = &e.args[0] else { return e };
+    let msg = ops::to_str(&e.args[0]);
+    let Some((op, rest)) = msg.strip_prefix(HEAD).and_then(|m| m.split_once(": ")) else {
+        return e;
+    };
+    let op = op.strip_suffix(" or pow()").unwrap_or(op);
+    ExcObj::new(ExcKind::TypeError, format!("{HEAD}{op}=: {rest}"))
+}
+
 fn int_fast(op: u32, x: i64, y: i64) -> Option<i64> {
     use crate::ast::BinOp;
     match ops::binop_from(op) {
