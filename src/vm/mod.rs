@@ -1181,14 +1181,20 @@ impl Vm {
                     Instr::ListExtend(in_call) => {
                         let it = pop!();
                         save_ip!();
-                        if in_call == 1 && LoopIter::new(&it).is_err() {
-                            let n = self.stack.len();
-                            let f = call_name(&self.stack[n - 2]);
-                            tri!(type_error(format!(
-                                "{}() argument after * must be an iterable, not {}",
-                                f,
-                                it.type_name()
-                            )));
+                        if (in_call == 1 || !matches!(it, Value::List(_) | Value::Tuple(_)))
+                            && LoopIter::new(&it).is_err()
+                        {
+                            tri!(type_error(if in_call == 1 {
+                                let n = self.stack.len();
+                                format!(
+                                    "{}() argument after * must be an iterable, not {}",
+                                    call_name(&self.stack[n - 2]),
+                                    it.type_name()
+                                )
+                            } else {
+                                // `[*x]`, `(*x,)` (a set display says 'is not iterable').
+                                format!("Value after * must be an iterable, not {}", it.type_name())
+                            }));
                         }
                         let items = tri!(self.collect_iterable(&it));
                         if let Value::List(l) = top!() {
