@@ -139,6 +139,11 @@ impl ExcObj {
         Self::with_args(kind, vec![Value::str(msg.into())])
     }
     pub fn with_args(kind: ExcKind, args: Vec<Value>) -> Arc<ExcObj> {
+        let kind = if kind == ExcKind::OSError {
+            os_error_subclass(&args)
+        } else {
+            kind
+        };
         Arc::new(ExcObj {
             kind,
             args,
@@ -171,6 +176,29 @@ impl ExcObj {
     }
     pub fn add_traceback(&self, entry: TbEntry) {
         self.traceback.lock().push(entry);
+    }
+}
+
+/// `OSError(errno, strerror, ...)` makes the subclass CPython maps the errno to (2 to 5
+/// arguments, the first an int), among the subclasses Toy has.
+fn os_error_subclass(args: &[Value]) -> ExcKind {
+    let errno = match args.first() {
+        Some(Value::Int(i)) if (2..=5).contains(&args.len()) => *i,
+        Some(Value::Bool(b)) if (2..=5).contains(&args.len()) => *b as i64,
+        _ => return ExcKind::OSError,
+    };
+    let Ok(errno) = i32::try_from(errno) else {
+        return ExcKind::OSError;
+    };
+    match errno {
+        libc::ENOENT => ExcKind::FileNotFoundError,
+        libc::EEXIST => ExcKind::FileExistsError,
+        libc::EACCES | libc::EPERM => ExcKind::PermissionError,
+        libc::EISDIR => ExcKind::IsADirectoryError,
+        libc::ETIMEDOUT => ExcKind::TimeoutError,
+        libc::EPIPE | libc::ESHUTDOWN => ExcKind::BrokenPipeError,
+        libc::ECONNRESET => ExcKind::ConnectionResetError,
+        _ => ExcKind::OSError,
     }
 }
 
