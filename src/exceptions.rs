@@ -3,6 +3,7 @@
 //! Toy has no classes, so the exception types form a fixed tree: `ExcKind::parent` is the one
 //! source of truth for `except` matching and `isinstance`.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -106,7 +107,16 @@ impl ExcKind {
 pub struct TbEntry {
     pub file: Arc<str>,
     pub line: u32,
+    /// The code's qualified name (`outer.<locals>.inner`).
     pub func: Arc<str>,
+}
+
+impl TbEntry {
+    /// The name a traceback shows: CPython 3.11 prints `co_name` (`inner`, `<lambda>`,
+    /// `<listcomp>`), not the qualified name.
+    pub fn name(&self) -> &str {
+        self.func.rsplit('.').next().unwrap_or(&self.func)
+    }
 }
 
 pub struct ExcObj {
@@ -118,6 +128,10 @@ pub struct ExcObj {
     pub context: Mutex<Option<Arc<ExcObj>>>,
     /// `raise X from Y`.
     pub cause: Mutex<Option<Arc<ExcObj>>>,
+    /// `__suppress_context__`: set by `raise X from Y` (also `from None`).
+    pub suppress_context: AtomicBool,
+    /// Attributes assigned to the instance (`e.extra = 42`), in assignment order.
+    pub attrs: Mutex<Vec<(Arc<str>, Value)>>,
 }
 
 impl ExcObj {
@@ -125,12 +139,19 @@ impl ExcObj {
         Self::with_args(kind, vec![Value::str(msg.into())])
     }
     pub fn with_args(kind: ExcKind, args: Vec<Value>) -> Arc<ExcObj> {
+        let kind = if kind == ExcKind::OSError {
+            os_error_subclass(&args)
+        } else {
+            kind
+        };
         Arc::new(ExcObj {
             kind,
             args,
             traceback: Mutex::new(Vec::new()),
             context: Mutex::new(None),
             cause: Mutex::new(None),
+            suppress_context: AtomicBool::new(false),
+            attrs: Mutex::new(Vec::new()),
         })
     }
     /// `OSError(errno, strerror, filename)` as Python builds it for a failed system call.
@@ -155,6 +176,29 @@ impl ExcObj {
     }
     pub fn add_traceback(&self, entry: TbEntry) {
         self.traceback.lock().push(entry);
+    }
+}
+
+/// `OSError(errno, strerror, ...)` makes the subclass CPython maps the errno to (2 to 5
+/// arguments, the first an int), among the subclasses Toy has.
+fn os_error_subclass(args: &[Value]) -> ExcKind {
+    let errno = match args.first() {
+        Some(Value::Int(i)) if (2..=5).contains(&args.len()) => *i,
+        Some(Value::Bool(b)) if (2..=5).contains(&args.len()) => *b as i64,
+        _ => return ExcKind::OSError,
+    };
+    let Ok(errno) = i32::try_from(errno) else {
+        return ExcKind::OSError;
+    };
+    match errno {
+        libc::ENOENT => ExcKind::FileNotFoundError,
+        libc::EEXIST => ExcKind::FileExistsError,
+        libc::EACCES | libc::EPERM => ExcKind::PermissionError,
+        libc::EISDIR => ExcKind::IsADirectoryError,
+        libc::ETIMEDOUT => ExcKind::TimeoutError,
+        libc::EPIPE | libc::ESHUTDOWN => ExcKind::BrokenPipeError,
+        libc::ECONNRESET => ExcKind::ConnectionResetError,
+        _ => ExcKind::OSError,
     }
 }
 

@@ -426,6 +426,10 @@ pub struct LexInfo {
     pub prev_head: Option<(&'static str, u32)>,
     /// The same for the current logical line.
     pub head: Option<(&'static str, u32)>,
+    /// The line of the last `except` token, and the first comma outside brackets after it on
+    /// that line (`except A, B:`): CPython reports a parse error on such a line there.
+    pub except_line: Option<u32>,
+    pub except_comma: Option<Pos>,
 }
 
 /// The layout lexer: an iterator of tokens for the parser (see the module docs).
@@ -538,6 +542,17 @@ impl<'s> Lexer<'s> {
             _ => None,
         };
         self.info.prev = self.info.last;
+        match tok {
+            Tok::Except => self.info.except_line = Some(pos.line),
+            Tok::Comma
+                if depth == 0
+                    && self.info.except_line == Some(pos.line)
+                    && self.info.except_comma.map_or(true, |c| c.line != pos.line) =>
+            {
+                self.info.except_comma = Some(pos)
+            }
+            _ => {}
+        }
         let name = matches!(tok, Tok::Name(_));
         let soft_keyword = matches!(tok, Tok::Name("_" | "match" | "case"));
         let dot = matches!(tok, Tok::Dot);

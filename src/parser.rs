@@ -168,6 +168,10 @@ fn module_error(err: ParseError<Pos, Tok, SyntaxError>, lexer: &mut Lexer) -> Sy
                     e.kind = "IndentationError";
                     return e;
                 }
+                // `except A, B` not followed by `:`.
+                _ if info.except_comma.is_some_and(|c| c.line == l.line) => {
+                    SyntaxError::new("invalid syntax", info.except_comma.unwrap_or(l))
+                }
                 _ if has("\"except\"") && has("\"finally\"") && !has("\"pass\"") => {
                     let mut e = SyntaxError::new("expected 'except' or 'finally' block", l);
                     e.at_eof = matches!(tok, Tok::Dedent) && lexer.exhausted();
@@ -418,6 +422,15 @@ type PResult<'a, T> = Result<T, ParseError<Pos, Tok<'a>, SyntaxError>>;
 /// An action that always fails with `msg`.
 pub fn fail<'a, T>(pos: Pos, msg: &str) -> PResult<'a, T> {
     Err(user(SyntaxError::new(msg, pos)))
+}
+
+/// An action that always fails with `msg`, underlining `from` up to `to` (exclusive).
+pub fn fail_range<'a, T>(from: Pos, to: Pos, msg: &str) -> PResult<'a, T> {
+    let mut e = SyntaxError::new(msg, from);
+    if to.line == from.line {
+        e.end_col = Some(to.col);
+    }
+    Err(user(e))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1802,6 +1815,20 @@ mod tests {
             msg("f(a=1, a=2)"),
             "SyntaxError: keyword argument repeated: a"
         );
+        assert_eq!(msg("f(True=1)"), "SyntaxError: cannot assign to True");
+        let e = err("f(x, None =2)");
+        assert_eq!((e.msg.as_str(), e.pos.col, e.end_col), ("cannot assign to None", 6, Some(12)));
+    }
+
+    #[test]
+    fn except_tuple_without_parentheses() {
+        let e = err("try:\n  pass\nexcept A, B as e:\n  pass\n");
+        assert_eq!(e.msg, "multiple exception types must be parenthesized");
+        assert_eq!((e.pos.line, e.pos.col, e.end_col), (3, 8, Some(17)));
+        // Without the `:` it is a plain syntax error at the comma.
+        let e = err("try:\n  pass\nexcept A, B\n  pass\n");
+        assert_eq!((e.msg.as_str(), e.pos.line, e.pos.col), ("invalid syntax", 3, 9));
+        assert_eq!(at("try:\n  pass\nexcept A,:\n  pass\n"), (3, 9));
         assert_eq!(
             msg("def f(a=1, b): pass"),
             "SyntaxError: non-default argument follows default argument"

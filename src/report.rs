@@ -23,6 +23,8 @@ pub fn syntax_error(err: &SyntaxError, filename: &str, source: &str) -> String {
                 .saturating_sub(removed);
             let col = col.min(trimmed.chars().count());
             let width = match err.end_col {
+                // To the end of the line (a range that goes on to later lines).
+                Some(u32::MAX) => trimmed.chars().count().saturating_sub(col).max(1),
                 Some(e) if e > err.pos.col => (e - err.pos.col) as usize,
                 _ => 1,
             };
@@ -52,7 +54,10 @@ fn chain(rt: &Runtime, exc: &Arc<ExcObj>, out: &mut String, seen: &mut Vec<usize
                 "\nThe above exception was the direct cause of the following exception:\n\n",
             );
         }
-    } else if let Some(c) = &context {
+    } else if let Some(c) = context
+        .as_ref()
+        .filter(|_| !exc.suppress_context.load(std::sync::atomic::Ordering::Relaxed))
+    {
         if !seen.contains(&(Arc::as_ptr(c) as usize)) {
             chain(rt, c, out, seen);
             out.push_str(
@@ -90,7 +95,7 @@ fn chain(rt: &Runtime, exc: &Arc<ExcObj>, out: &mut String, seen: &mut Vec<usize
                 repeats = 1;
             }
             last = Some(e);
-            let _ = writeln!(out, "  File \"{}\", line {}, in {}", e.file, e.line, e.func);
+            let _ = writeln!(out, "  File \"{}\", line {}, in {}", e.file, e.line, e.name());
             if let Some(src) = rt.source_line(&e.file, e.line) {
                 let s = src.trim();
                 if !s.is_empty() {

@@ -497,6 +497,8 @@ pub struct Function {
     /// The cells of the enclosing scopes this function uses (its free variables), in the order
     /// of `code.freevars`.
     pub closure: Vec<Arc<Cell>>,
+    /// Attributes assigned to the function object (`f.calls = 0`).
+    pub attrs: Mutex<Vec<(Arc<str>, Value)>>,
 }
 
 /// The signature of a builtin function: positional arguments and keyword arguments.

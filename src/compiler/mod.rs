@@ -627,6 +627,15 @@ impl<'a> Compiler<'a> {
 
     /// The handler chain; on entry the exception is on the stack at `depth`.
     fn handlers(&mut self, handlers: &[Handler], depth: u32) -> CResult<Vec<usize>> {
+        if let Some(h) = handlers[..handlers.len().saturating_sub(1)]
+            .iter()
+            .find(|h| h.typ.is_none())
+        {
+            // CPython underlines the whole handler: on its first line, up to the line's end.
+            let mut e = SyntaxError::new("default 'except:' must be last", h.pos);
+            e.end_col = Some(u32::MAX);
+            return Err(e);
+        }
         self.emit(Instr::PushExcInfo);
         // Stack: saved exc_info, exc. If anything below raises, restore exc_info and re-raise.
         let cleanup = self.region_open(depth + 1);

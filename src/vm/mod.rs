@@ -231,6 +231,7 @@ impl Vm {
             defaults: Vec::new(),
             kwdefaults: Vec::new(),
             closure: Vec::new(),
+            attrs: Default::default(),
         });
         let base = self.stack.len();
         self.stack.resize(base + n, Value::Unbound);
@@ -954,7 +955,10 @@ impl Vm {
                         let a = pop!();
                         let r = if let Instr::Inplace(_) = instr {
                             save_ip!();
-                            tri!(ops::inplace(ops::binop_from(op), &a, &b, self))
+                            match ops::inplace(ops::binop_from(op), &a, &b, self) {
+                                Ok(r) => r,
+                                Err(e) => break inplace_error(e),
+                            }
                         } else {
                             tri!(ops::arith(ops::binop_from(op), &a, &b))
                         };
@@ -1210,14 +1214,20 @@ impl Vm {
                     Instr::ListExtend(in_call) => {
                         let it = pop!();
                         save_ip!();
-                        if in_call == 1 && LoopIter::new(&it).is_err() {
-                            let n = self.stack.len();
-                            let f = call_name(&self.stack[n - 2]);
-                            tri!(type_error(format!(
-                                "{}() argument after * must be an iterable, not {}",
-                                f,
-                                it.type_name()
-                            )));
+                        if (in_call == 1 || !matches!(it, Value::List(_) | Value::Tuple(_)))
+                            && LoopIter::new(&it).is_err()
+                        {
+                            tri!(type_error(if in_call == 1 {
+                                let n = self.stack.len();
+                                format!(
+                                    "{}() argument after * must be an iterable, not {}",
+                                    call_name(&self.stack[n - 2]),
+                                    it.type_name()
+                                )
+                            } else {
+                                // `[*x]`, `(*x,)` (a set display says 'is not iterable').
+                                format!("Value after * must be an iterable, not {}", it.type_name())
+                            }));
                         }
                         let items = tri!(self.collect_iterable(&it));
                         if let Value::List(l) = top!() {
@@ -1316,6 +1326,7 @@ impl Vm {
                             defaults,
                             kwdefaults,
                             closure,
+                            attrs: Default::default(),
                         };
                         self.stack.push(Value::Func(Arc::new(f)));
                     }
@@ -1437,7 +1448,10 @@ impl Vm {
                         let e = match n {
                             0 => match &self.exc_info {
                                 Some(e) => {
-                                    add_tb = true;
+                                    // As CPython: a bare `raise` keeps the traceback it
+                                    // has and adds no entry for the frame it is in (the
+                                    // callers it passes through still add theirs).
+                                    add_tb = false;
                                     e.clone()
                                 }
                                 None => ExcObj::new(
@@ -1453,8 +1467,9 @@ impl Vm {
                                 let cause = pop!();
                                 let v = pop!();
                                 let e = tri!(self.make_exception(v));
+                                e.suppress_context.store(true, Ordering::Relaxed);
                                 match cause {
-                                    Value::None => {}
+                                    Value::None => *e.cause.lock() = None,
                                     c => {
                                         let ce = match self.make_exception(c) {
                                             Ok(ce) => ce,
@@ -1469,7 +1484,7 @@ impl Vm {
                             }
                         };
                         if n != 0 {
-                            self.set_context(&e);
+                            self.set_context(&e, true);
                         }
                         break e;
                     }
@@ -1593,7 +1608,7 @@ impl Vm {
                             Vec::new()
                         };
                         let e = ExcObj::with_args(ExcKind::AssertionError, args);
-                        self.set_context(&e);
+                        self.set_context(&e, true);
                         break e;
                     }
                 }
@@ -1699,6 +1714,10 @@ impl Vm {
     /// Err when the exception leaves the frame at `stop_depth`.
     #[inline(never)]
     fn unwind(&mut self, exc: Arc<ExcObj>, mut add_tb: bool, stop_depth: usize) -> PResult<()> {
+        if add_tb {
+            // Raised while another exception was being handled (not a re-raise).
+            self.set_context(&exc, false);
+        }
         loop {
             let frame = self.frames.last_mut().unwrap();
             let at = frame.ip.saturating_sub(1);
@@ -1736,13 +1755,30 @@ impl Vm {
         }
     }
 
+    /// Implicit chaining: `e.__context__` = the exception being handled, as CPython's
+    /// `_PyErr_SetObject` does. A `raise` statement replaces an existing context
+    /// (`overwrite`); an error routed to a handler only fills a missing one (an exception
+    /// coming back from a nested run already got its context where it was raised).
     #[inline(never)]
-    fn set_context(&self, e: &Arc<ExcObj>) {
-        if let Some(cur) = &self.exc_info {
-            if !Arc::ptr_eq(cur, e) && e.context.lock().is_none() {
-                *e.context.lock() = Some(cur.clone());
+    fn set_context(&self, e: &Arc<ExcObj>, overwrite: bool) {
+        let Some(cur) = &self.exc_info else { return };
+        if Arc::ptr_eq(cur, e) || (!overwrite && e.context.lock().is_some()) {
+            return;
+        }
+        // Avoid a cycle: cut the chain of `cur` where it reaches `e`.
+        let mut o = cur.clone();
+        loop {
+            let next = o.context.lock().clone();
+            match next {
+                Some(c) if Arc::ptr_eq(&c, e) => {
+                    *o.context.lock() = None;
+                    break;
+                }
+                Some(c) => o = c,
+                None => break,
             }
         }
+        *e.context.lock() = Some(cur.clone());
     }
 
     #[inline(never)]
@@ -1911,7 +1947,15 @@ impl Vm {
                         .map(Value::Exc)
                         .unwrap_or(Value::None))
                 }
-                _ => {}
+                "__suppress_context__" => {
+                    return Ok(Value::Bool(e.suppress_context.load(Ordering::Relaxed)))
+                }
+                _ => {
+                    let attrs = e.attrs.lock();
+                    if let Some((_, v)) = attrs.iter().find(|(k, _)| &**k == name) {
+                        return Ok(v.clone());
+                    }
+                }
             },
             Value::Type(t) => {
                 if name == "__name__" {
@@ -1932,6 +1976,10 @@ impl Vm {
                 }
                 if name == "__qualname__" {
                     return Ok(Value::str(f.code.name.to_string()));
+                }
+                let attrs = f.attrs.lock();
+                if let Some((_, v)) = attrs.iter().find(|(k, _)| &**k == name) {
+                    return Ok(v.clone());
                 }
             }
             Value::Builtin(b) if name == "__name__" => {
@@ -1976,6 +2024,46 @@ impl Vm {
         match obj {
             Value::Module(m) => {
                 m.set(name, v);
+                Ok(())
+            }
+            Value::Exc(e) => {
+                let exc_or_none = |v: &Value, what: &str| -> PResult<Option<Arc<ExcObj>>> {
+                    match v {
+                        Value::None => Ok(None),
+                        Value::Exc(x) => Ok(Some(x.clone())),
+                        _ => type_error(format!("exception {what} must be None or derive from BaseException")),
+                    }
+                };
+                match name {
+                    "__cause__" => {
+                        let c = exc_or_none(&v, "cause")?;
+                        *e.cause.lock() = c;
+                        e.suppress_context.store(true, Ordering::Relaxed);
+                    }
+                    "__context__" => {
+                        let c = exc_or_none(&v, "context")?;
+                        *e.context.lock() = c;
+                    }
+                    "__suppress_context__" => {
+                        let b = v.truthy();
+                        e.suppress_context.store(b, Ordering::Relaxed);
+                    }
+                    _ => {
+                        let mut attrs = e.attrs.lock();
+                        match attrs.iter_mut().find(|(k, _)| &**k == name) {
+                            Some(slot) => slot.1 = v,
+                            None => attrs.push((Arc::from(name), v)),
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Value::Func(f) if !matches!(name, "__name__" | "__qualname__") => {
+                let mut attrs = f.attrs.lock();
+                match attrs.iter_mut().find(|(k, _)| &**k == name) {
+                    Some(slot) => slot.1 = v,
+                    None => attrs.push((Arc::from(name), v)),
+                }
                 Ok(())
             }
             Value::Native(n) => {
@@ -2132,6 +2220,24 @@ fn dict_merge_kwargs(func: &Value, target: &Value, other: &Value) -> PResult<()>
 /// The int-by-int cases of the binary operators that need no allocation and cannot fail
 /// (None: take the general path, which also produces the errors).
 #[inline(always)]
+/// An augmented assignment names its own operator: `unsupported operand type(s) for +=:`
+/// (`ops` words the binary operator's message, `for +:` and `for ** or pow():`).
+#[cold]
+#[inline(never)]
+fn inplace_error(e: Arc<ExcObj>) -> Arc<ExcObj> {
+    const HEAD: &str = "unsupported operand type(s) for ";
+    if e.kind != ExcKind::TypeError || e.args.len() != 1 {
+        return e;
+    }
+    let Value::Str(_) = &e.args[0] else { return e };
+    let msg = ops::to_str(&e.args[0]);
+    let Some((op, rest)) = msg.strip_prefix(HEAD).and_then(|m| m.split_once(": ")) else {
+        return e;
+    };
+    let op = op.strip_suffix(" or pow()").unwrap_or(op);
+    ExcObj::new(ExcKind::TypeError, format!("{HEAD}{op}=: {rest}"))
+}
+
 fn int_fast(op: u32, x: i64, y: i64) -> Option<i64> {
     use crate::ast::BinOp;
     match ops::binop_from(op) {
