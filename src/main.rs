@@ -22,6 +22,12 @@ mod thread;
 mod value;
 mod vm;
 
+/// Toy allocates many small, short-lived objects (strings, tuples, frames' cells): mimalloc's
+/// per-thread free lists do that in far fewer instructions than the system allocator (CPython
+/// has its own small-object allocator for the same reason).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let config = cli::parse();
     // The interpreter runs on a thread with a large stack: parsing and compiling deeply nested
