@@ -357,9 +357,9 @@ pub fn fstring_field(
         return Ok(v);
     }
     let v = match conv {
-        1 => ops::str_value(&v),
-        2 => Value::str(ops::repr_plain(&v)),
-        3 => Value::str(crate::builtins::ascii_of(&ops::repr_plain(&v))),
+        1 => ops::str_value_checked(&v)?,
+        2 => Value::str(ops::repr_checked(&v)?),
+        3 => Value::str(crate::builtins::ascii_of(&ops::repr_checked(&v)?)),
         _ => v,
     };
     match spec {
@@ -376,16 +376,16 @@ pub fn fstring_field(
             }
             Ok(Value::str(crate::builtins::format_value(&v, &spec.s)?))
         }
-        _ => Ok(ops::str_value(&v)),
+        _ => ops::str_value_checked(&v),
     }
 }
 
 /// The BuildString instruction: the concatenation of the pieces of an f-string: strs, and
 /// ints from plain `{i}` fields (see [`fstring_field`]).
-pub fn fstring_join(parts: &[crate::value::Value]) -> crate::value::Value {
+pub fn fstring_join(parts: &[crate::value::Value]) -> crate::value::PResult<crate::value::Value> {
     use crate::value::Value;
     if let [p @ Value::Str(_)] = parts {
-        return p.clone();
+        return Ok(p.clone());
     }
     let (mut len, mut ascii) = (0, true);
     for p in parts {
@@ -404,13 +404,13 @@ pub fn fstring_join(parts: &[crate::value::Value]) -> crate::value::Value {
             Value::Str(x) => s.push_str(&x.s),
             Value::Int(i) => push_i64(&mut s, *i),
             other => {
-                let t = crate::ops::to_str(other);
+                let t = crate::ops::to_str_checked(other)?;
                 ascii &= t.is_ascii();
                 s.push_str(&t);
             }
         }
     }
-    Value::str_known(s, ascii)
+    Ok(Value::str_known(s, ascii))
 }
 
 /// The decimal digits of `m` appended to `out` (`str(int)`, `f"{i}"`, `format(i, "05d")`:

@@ -263,6 +263,9 @@ fn repeat(seq: &Value, n: &Value) -> PResult<Value> {
     let count = count.max(0) as usize;
     match seq {
         Value::Str(s) => {
+            if s.s.len() as u128 * count as u128 > isize::MAX as u128 {
+                return err(ExcKind::OverflowError, "repeated string is too long");
+            }
             check_size(s.s.len() as u128 * count as u128)?;
             Ok(Value::str(s.s.repeat(count)))
         }
@@ -1143,19 +1146,36 @@ thread_local! {
     /// Set when a repr went deeper than the recursion limit (and stopped there): the
     /// `*_checked` functions turn it into RecursionError.
     static REPR_TOO_DEEP: Cell<bool> = const { Cell::new(false) };
+    /// Set when a repr met an int of more than 4300 digits (CPython 3.11's limit for
+    /// int-to-str conversion): the `*_checked` functions turn it into ValueError.
+    static REPR_INT_TOO_LONG: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Values whose repr may fail (nested too deep, or an int past the digit limit).
 fn is_container(v: &Value) -> bool {
     matches!(
         v,
-        Value::List(_) | Value::Tuple(_) | Value::Dict(_) | Value::Set(_) | Value::Native(_)
+        Value::List(_)
+            | Value::Tuple(_)
+            | Value::Dict(_)
+            | Value::Set(_)
+            | Value::Native(_)
+            | Value::BigInt(_)
     )
 }
 
 /// Run a repr, raising RecursionError if it went deeper than the recursion limit.
 fn repr_guarded<T>(f: impl FnOnce() -> T) -> PResult<T> {
     REPR_TOO_DEEP.with(|c| c.set(false));
+    REPR_INT_TOO_LONG.with(|c| c.set(false));
     let r = f();
+    if REPR_INT_TOO_LONG.with(|c| c.replace(false)) {
+        return err(
+            ExcKind::ValueError,
+            "Exceeds the limit (4300 digits) for integer string conversion; \
+             use sys.set_int_max_str_digits() to increase the limit",
+        );
+    }
     if REPR_TOO_DEEP.with(|c| c.replace(false)) {
         return err(
             ExcKind::RecursionError,
@@ -1204,7 +1224,14 @@ pub fn repr_into(v: &Value, out: &mut String) {
         Value::Bool(true) => out.push_str("True"),
         Value::Bool(false) => out.push_str("False"),
         Value::Int(i) => crate::format::push_i64(out, *i),
-        Value::BigInt(b) => out.push_str(&b.to_string()),
+        Value::BigInt(b) => match crate::format::int_to_decimal(b) {
+            Ok(d) => out.push_str(&d),
+            Err(_) => {
+                // Past the 4300-digit limit: the checked callers raise ValueError.
+                REPR_INT_TOO_LONG.with(|c| c.set(true));
+                out.push_str("<int too long>");
+            }
+        },
         Value::Float(f) => out.push_str(&crate::format::float_repr(*f)),
         Value::Str(s) => str_repr_into(&s.s, out),
         Value::List(_) | Value::Tuple(_) | Value::Dict(_) | Value::Set(_) => container_repr(v, out),

@@ -537,6 +537,7 @@ fn join_strs(sep: &StrObj, items: &[Value]) -> PResult<Value> {
             }
         }
     }
+    crate::ops::check_size(len as u128)?;
     let mut out = StrBuf::with_capacity(len);
     for (i, x) in items.iter().enumerate() {
         if i > 0 {
@@ -964,6 +965,7 @@ fn pad_common(a: &[Value], kw: Kw, name: &str, how: char) -> PResult<Value> {
         return Ok(a[0].clone());
     }
     let pad = (width - n) as usize;
+    crate::ops::check_size(pad as u128 * fill.len_utf8() as u128 + s.s.len() as u128)?;
     let (left, right) = match how {
         '<' => (0, pad),
         '>' => (pad, 0),
@@ -998,6 +1000,7 @@ fn str_zfill(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     if width <= n {
         return Ok(a[0].clone());
     }
+    crate::ops::check_size((width - n) as u128 + s.s.len() as u128)?;
     let pad = "0".repeat((width - n) as usize);
     let out = if s.s.starts_with('+') || s.s.starts_with('-') {
         format!("{}{}{}", &s.s[..1], pad, &s.s[1..])

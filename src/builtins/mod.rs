@@ -1374,16 +1374,9 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
                         "int() base must be >= 2 and <= 36, or 0",
                     );
                 }
-                return match crate::format::parse_int_str(&s.s, b as u32) {
-                    Some(v) => Ok(Value::from_bigint(v)),
-                    None => err(
-                        ExcKind::ValueError,
-                        format!(
-                            "invalid literal for int() with base {}: {}",
-                            b,
-                            ops::str_repr(&s.s)
-                        ),
-                    ),
+                return match crate::format::parse_int_str_py(&s.s, b as u32) {
+                    Ok(v) => Ok(Value::from_bigint(v)),
+                    Err(m) => err(ExcKind::ValueError, m),
                 };
             }
             int_of(x)
@@ -1588,15 +1581,9 @@ pub fn int_of(x: &Value) -> PResult<Value> {
             }
             Ok(float_to_int(f.trunc()))
         }
-        Value::Str(s) => match crate::format::parse_int_str(&s.s, 10) {
-            Some(v) => Ok(Value::from_bigint(v)),
-            None => err(
-                ExcKind::ValueError,
-                format!(
-                    "invalid literal for int() with base 10: {}",
-                    ops::str_repr(&s.s)
-                ),
-            ),
+        Value::Str(s) => match crate::format::parse_int_str_py(&s.s, 10) {
+            Ok(v) => Ok(Value::from_bigint(v)),
+            Err(m) => err(ExcKind::ValueError, m),
         },
         v => type_error(format!(
             "int() argument must be a string, a bytes-like object or a real number, not '{}'",

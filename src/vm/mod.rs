@@ -1597,7 +1597,7 @@ impl Vm {
                     }
                     Instr::BuildString(n) => {
                         let first = self.stack.len() - n as usize;
-                        let s = crate::format::fstring_join(&self.stack[first..]);
+                        let s = tri!(crate::format::fstring_join(&self.stack[first..]));
                         self.stack.truncate(first);
                         self.stack.push(s);
                     }
