@@ -1107,12 +1107,9 @@ impl<'a> Compiler<'a> {
         let idx = self.add_child(code);
         self.emit(Instr::MakeFunction(idx << 2));
         self.expr(&generators[0].iter)?;
-        if !matches!(kind, CompKind::Gen(_)) {
-            self.emit(Instr::Call(1));
-        } else {
-            // Generator expressions check that the first iterable is iterable right away.
-            self.emit(Instr::Call(1));
-        }
+        // (A generator expression checks that its first iterable is iterable when it is
+        // created: see `make_generator` in vm/call.rs.)
+        self.emit(Instr::Call(1));
         Ok(())
     }
 

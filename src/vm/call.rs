@@ -282,7 +282,7 @@ impl Vm {
                 self.check_depth()?;
                 let locals = bind_args(&f, args, kwargs)?;
                 if f.code.is_generator {
-                    let g = make_generator(f, locals);
+                    let g = make_generator(f, locals)?;
                     self.stack.push(g);
                     return Ok(false);
                 }
@@ -347,7 +347,7 @@ impl Vm {
                 }
                 let locals = bind_args(&f, args, kwargs)?;
                 if f.code.is_generator {
-                    return Ok(make_generator(f, locals));
+                    return make_generator(f, locals);
                 }
                 let depth = self.frames.len();
                 self.push_frame_with(f, locals);
@@ -381,7 +381,12 @@ impl Vm {
     }
 }
 
-fn make_generator(f: Arc<Function>, locals: Vec<Option<Value>>) -> Value {
+/// A generator expression's generator. Its argument is the first iterable, which must be
+/// iterable right away (`(x for x in 5)` raises TypeError where it is written, as in CPython).
+fn make_generator(f: Arc<Function>, locals: Vec<Option<Value>>) -> PResult<Value> {
+    if let Some(Some(first)) = locals.first() {
+        super::LoopIter::new(first)?;
+    }
     let cells: Vec<Arc<Cell>> = f.code.cellvars.iter().map(|_| Cell::new(None)).collect();
     let cells = (!cells.is_empty()).then(|| cells.into_boxed_slice());
     let frame = Frame {
@@ -394,14 +399,14 @@ fn make_generator(f: Arc<Function>, locals: Vec<Option<Value>>) -> Value {
         iter_base: 0,
         gen: None,
     };
-    Value::iter(IterState::Gen(Box::new(GenState {
+    Ok(Value::iter(IterState::Gen(Box::new(GenState {
         frame,
         stack: locals
             .into_iter()
             .map(|v| v.unwrap_or(Value::Unbound))
             .collect(),
         iters: Vec::new(),
-    })))
+    }))))
 }
 
 /// Bind call arguments to the parameters of `f`, as Python does, returning the initial
