@@ -64,6 +64,9 @@ exc_kinds! {
     ConnectionError: "ConnectionError" => OSError,
     BrokenPipeError: "BrokenPipeError" => ConnectionError,
     ConnectionResetError: "ConnectionResetError" => ConnectionError,
+    // `io.UnsupportedOperation` (reading a file opened for writing …): an OSError and also a
+    // ValueError, as in CPython (see `is_subclass`).
+    UnsupportedOperation: "UnsupportedOperation" => OSError,
     ImportError: "ImportError" => Exception,
     ModuleNotFoundError: "ModuleNotFoundError" => ImportError,
     SyntaxError: "SyntaxError" => Exception,
@@ -78,6 +81,9 @@ exc_kinds! {
 
 impl ExcKind {
     pub fn is_subclass(self, other: ExcKind) -> bool {
+        if self == ExcKind::UnsupportedOperation && ExcKind::ValueError.is_subclass(other) {
+            return true;
+        }
         let mut k = Some(self);
         while let Some(x) = k {
             if x == other {
@@ -91,6 +97,7 @@ impl ExcKind {
     pub fn qualified_name(self) -> &'static str {
         match self {
             ExcKind::Empty => "_queue.Empty",
+            ExcKind::UnsupportedOperation => "io.UnsupportedOperation",
             ExcKind::Full => "queue.Full",
             ExcKind::ProcessError => "process.ProcessError",
             ExcKind::BrokenBarrierError => "threading.BrokenBarrierError",

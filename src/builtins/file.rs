@@ -371,7 +371,7 @@ fn this(a: &[Value]) -> PResult<&TextFile> {
 
 fn not_readable<T>() -> PResult<T> {
     Err(ExcObj::with_args(
-        ExcKind::OSError,
+        ExcKind::UnsupportedOperation,
         vec![Value::str("not readable")],
     ))
 }
@@ -476,7 +476,7 @@ fn f_write(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             Ok(Value::Int(s.char_len() as i64))
         }
         Handle::Read(_) => Err(ExcObj::with_args(
-            ExcKind::OSError,
+            ExcKind::UnsupportedOperation,
             vec![Value::str("not writable")],
         )),
         Handle::Closed => closed(),
