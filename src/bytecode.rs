@@ -192,6 +192,13 @@ pub enum Instr {
     /// `LoadFast a; LoadFast b; In` (n = 0) or `NotIn` (n = 1) as (n, a, b): an int or str `a`
     /// looked up in the dict `b` through the locals. Otherwise it is `LoadFast2(a, b)`.
     InLocals(u8, u16, u16),
+    /// `LoadFast a; LoadConst k; Subscr` as (a, k): `a[k]` with a constant index or slice
+    /// (`p[1:4]`, `row[0]`, `d["key"]`), both read in place. Otherwise it is `LoadFast a`.
+    SubscrLocalConst(u16, u32),
+    /// `LoadConst k; LoadFast b; In` (n = 0) or `NotIn` (n = 1) as (n, k, b): a constant looked
+    /// up in a str, list, tuple, dict or set local, both read in place. Otherwise it is
+    /// `LoadConst k`.
+    ConstInLocal(u8, u16, u16),
 }
 
 impl Instr {
@@ -206,6 +213,8 @@ impl Instr {
             | Instr::SubscrLocals(a, _)
             | Instr::InLocals(_, a, _) => Instr::LoadFast(a as u32),
             Instr::BinConstInt(_, k) => Instr::LoadInt(k),
+            Instr::SubscrLocalConst(a, _) => Instr::LoadFast(a as u32),
+            Instr::ConstInLocal(_, k, _) => Instr::LoadConst(k as u32),
             Instr::ForIterStore(_, t) => Instr::ForIter(t),
             other => other,
         }

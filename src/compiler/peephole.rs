@@ -41,6 +41,16 @@ pub fn optimize(mut instrs: Vec<Instr>) -> Vec<Instr> {
             }
             continue;
         }
+        if let (Instr::LoadConst(k), Instr::LoadFast(b)) = (orig[p], at(p + 1)) {
+            if let (Ok(k16), Ok(b16)) = (u16::try_from(k), u16::try_from(b)) {
+                match at(p + 2) {
+                    Instr::In => instrs[p] = Instr::ConstInLocal(0, k16, b16),
+                    Instr::NotIn => instrs[p] = Instr::ConstInLocal(1, k16, b16),
+                    _ => {}
+                }
+            }
+            continue;
+        }
         if let (Instr::LoadInt(k), Some(o)) = (orig[p], binop_code(at(p + 1))) {
             instrs[p] = Instr::BinConstInt(o, k);
             continue;
@@ -64,6 +74,12 @@ pub fn optimize(mut instrs: Vec<Instr>) -> Vec<Instr> {
                 };
                 continue;
             }
+        }
+        if let (Instr::LoadConst(k), Instr::Subscr, Ok(a16)) =
+            (at(p + 1), at(p + 2), u16::try_from(a))
+        {
+            instrs[p] = Instr::SubscrLocalConst(a16, k);
+            continue;
         }
         if let Instr::LoadFast(b) = at(p + 1) {
             if let (Ok(a16), Ok(b16)) = (u16::try_from(a), u16::try_from(b)) {

@@ -620,6 +620,37 @@ impl Vm {
                         }
                         load_fast2!(a, b)
                     }
+                    Instr::SubscrLocalConst(a, k) => {
+                        let obj = &self.stack[locals_base + a as usize];
+                        if !matches!(obj, Value::Native(_) | Value::Unbound) {
+                            let v = tri!(crate::builtins::subscript::get_item(
+                                obj,
+                                &code.consts[k as usize]
+                            ));
+                            self.stack.push(v);
+                            ip += 2;
+                            continue;
+                        }
+                        load_fast!(a)
+                    }
+                    Instr::ConstInLocal(neg, k, b) => {
+                        let hay = &self.stack[locals_base + b as usize];
+                        if matches!(
+                            hay,
+                            Value::Str(_)
+                                | Value::List(_)
+                                | Value::Tuple(_)
+                                | Value::Dict(_)
+                                | Value::Set(_)
+                        ) {
+                            if let Some(r) = tri!(ops::contains(hay, &code.consts[k as usize])) {
+                                ip += 2;
+                                in_result!(r != (neg == 1));
+                                continue;
+                            }
+                        }
+                        self.stack.push(code.consts[k as usize].clone());
+                    }
                     Instr::InLocals(neg, a, b) => {
                         let fast = match (
                             &self.stack[locals_base + b as usize],
