@@ -199,6 +199,10 @@ pub enum Instr {
     /// up in a str, list, tuple, dict or set local, both read in place. Otherwise it is
     /// `LoadConst k`.
     ConstInLocal(u8, u16, u16),
+    /// `LoadGlobal g; LoadFast a; Call 1` as (a, g): when the global is a builtin function or
+    /// type (`len(x)`, `str(x)`), it is called right here, without putting it on the stack
+    /// (no reference counting of it, two dispatches fewer). Otherwise it is `LoadGlobal g`.
+    CallGlobalLocal1(u16, u32),
 }
 
 impl Instr {
@@ -214,6 +218,7 @@ impl Instr {
             | Instr::InLocals(_, a, _) => Instr::LoadFast(a as u32),
             Instr::BinConstInt(_, k) => Instr::LoadInt(k),
             Instr::SubscrLocalConst(a, _) => Instr::LoadFast(a as u32),
+            Instr::CallGlobalLocal1(_, g) => Instr::LoadGlobal(g),
             Instr::ConstInLocal(_, k, _) => Instr::LoadConst(k as u32),
             Instr::ForIterStore(_, t) => Instr::ForIter(t),
             other => other,

@@ -41,6 +41,14 @@ pub fn optimize(mut instrs: Vec<Instr>) -> Vec<Instr> {
             }
             continue;
         }
+        if let (Instr::LoadGlobal(g), Instr::LoadFast(a), Instr::Call(1)) =
+            (orig[p], at(p + 1), at(p + 2))
+        {
+            if let Ok(a16) = u16::try_from(a) {
+                instrs[p] = Instr::CallGlobalLocal1(a16, g);
+            }
+            continue;
+        }
         if let (Instr::LoadConst(k), Instr::LoadFast(b)) = (orig[p], at(p + 1)) {
             if let (Ok(k16), Ok(b16)) = (u16::try_from(k), u16::try_from(b)) {
                 match at(p + 2) {

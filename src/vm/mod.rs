@@ -489,6 +489,25 @@ impl Vm {
                 }};
             }
 
+            macro_rules! load_global {
+                ($slot:expr) => {{
+                    let slot = $slot;
+                    let ver = globals.version.load(Ordering::Acquire);
+                    match self.gcache.get(slot as usize) {
+                        Some((cver, Some(v))) if *cver == ver => {
+                            // Globals are mostly functions about to be called: their
+                            // reference count is bumped right here, not out of line.
+                            let v = match v {
+                                Value::Func(f) => Value::Func(Arc::clone(f)),
+                                v => v.clone(),
+                            };
+                            self.stack.push(v);
+                        }
+                        _ => tri!(self.load_global_slow(globals, slot)),
+                    }
+                }};
+            }
+
             macro_rules! load_fast {
                 ($i:expr) => {
                     match &self.stack[locals_base + $i as usize] {
@@ -711,22 +730,35 @@ impl Vm {
                             tri!(self.unbound_cell(code, i as usize))
                         }
                     }
-                    Instr::LoadGlobal(slot) => {
+                    Instr::CallGlobalLocal1(a, slot) => {
                         let ver = globals.version.load(Ordering::Acquire);
-                        if let Some((cver, Some(v))) = self.gcache.get(slot as usize) {
-                            if *cver == ver {
-                                // Globals are mostly functions about to be called: their
-                                // reference count is bumped right here, not out of line.
-                                let v = match v {
-                                    Value::Func(f) => Value::Func(Arc::clone(f)),
-                                    v => v.clone(),
-                                };
-                                self.stack.push(v);
-                                continue;
+                        let callee = match self.gcache.get(slot as usize) {
+                            Some((cver, Some(Value::Builtin(b))))
+                                if *cver == ver && b.bound.is_none() =>
+                            {
+                                Some(Ok(b.func))
                             }
+                            Some((cver, Some(Value::Type(t)))) if *cver == ver => Some(Err(*t)),
+                            _ => None,
+                        };
+                        let arg = &self.stack[locals_base + a as usize];
+                        if let (Some(callee), false) = (callee, matches!(arg, Value::Unbound)) {
+                            let arg = arg.clone();
+                            ip += 2;
+                            save_ip!();
+                            check_breaker!();
+                            let args = std::slice::from_ref(&arg);
+                            let r = match callee {
+                                Ok(f) => tri!(f(self, args, &[])),
+                                Err(t) => tri!(crate::builtins::construct(self, t, args, &[])),
+                            };
+                            discard(arg);
+                            self.stack.push(r);
+                            continue;
                         }
-                        tri!(self.load_global_slow(globals, slot));
+                        load_global!(slot)
                     }
+                    Instr::LoadGlobal(slot) => load_global!(slot),
                     Instr::StoreGlobal(slot) => {
                         let v = pop!();
                         let old = {
