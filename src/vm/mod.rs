@@ -2301,6 +2301,7 @@ fn inplace_error(e: Arc<ExcObj>) -> Arc<ExcObj> {
     ExcObj::new(ExcKind::TypeError, format!("{HEAD}{op}=: {rest}"))
 }
 
+#[inline(always)]
 fn int_fast(op: u32, x: i64, y: i64) -> Option<i64> {
     use crate::ast::BinOp;
     match ops::binop_from(op) {
