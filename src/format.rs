@@ -440,9 +440,8 @@ pub fn push_u64(out: &mut impl crate::value::TextSink, mut m: u64) {
             break;
         }
     }
-    for &b in &buf[i..] {
-        out.push_char(b as char);
-    }
+    // ASCII digits: the check cannot fail, and one push of the run beats one per digit.
+    out.push_text(std::str::from_utf8(&buf[i..]).unwrap_or_default());
 }
 
 /// `str(v)` of a machine-word int, appended to `out`.

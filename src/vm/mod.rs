@@ -1089,7 +1089,7 @@ impl Vm {
                             (a, b) => tri!(ops::eq_checked(a, b)),
                         };
                         self.stack.truncate(n - 2);
-                        self.stack.push(Value::Bool(same == (instr == Instr::Eq)));
+                        self.stack.push(Value::Bool(same == matches!(instr, Instr::Eq)));
                     }
                     Instr::Is => {
                         let b = pop!();
