@@ -345,12 +345,28 @@ impl Vm {
                 if self.native_depth >= MAX_NATIVE_DEPTH {
                     return err(ExcKind::RecursionError, "maximum recursion depth exceeded");
                 }
-                let locals = bind_args(&f, args, kwargs)?;
-                if f.code.is_generator {
-                    return make_generator(f, locals);
-                }
                 let depth = self.frames.len();
-                self.push_frame_with(f, locals);
+                let code = &f.code;
+                if kwargs.is_empty()
+                    && args.len() == code.argcount as usize
+                    && code.plain_positional()
+                {
+                    // `key=lambda v: ...`, `map(f, xs)`: the arguments become the first
+                    // locals directly (no binding vector).
+                    let base = self.stack.len();
+                    let nlocals = code.nlocals();
+                    self.stack.extend(args);
+                    for _ in code.argcount as usize..nlocals {
+                        self.stack.push(Value::Unbound);
+                    }
+                    self.enter_frame(f, base, base);
+                } else {
+                    let locals = bind_args(&f, args, kwargs)?;
+                    if f.code.is_generator {
+                        return make_generator(f, locals);
+                    }
+                    self.push_frame_with(f, locals);
+                }
                 self.native_depth += 1;
                 let r = self.run(depth);
                 self.native_depth -= 1;
