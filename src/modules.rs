@@ -32,7 +32,8 @@ pub fn import(vm: &mut Vm, name: &str) -> PResult<Value> {
         _ => {
             return err(
                 ExcKind::ModuleNotFoundError,
-                format!("No module named '{}'", name),
+                // `import a.b` names the first module that is missing: `a`.
+                format!("No module named '{}'", name.split('.').next().unwrap_or(name)),
             )
         }
     };

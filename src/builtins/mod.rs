@@ -226,11 +226,9 @@ fn b_input(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     if n == 0 {
         return err(ExcKind::EOFError, "EOF when reading a line");
     }
+    // Only the newline goes: CPython's stdin keeps a '\r' before it (no newline translation).
     if line.ends_with('\n') {
         line.pop();
-        if line.ends_with('\r') {
-            line.pop();
-        }
     }
     Ok(Value::str(line))
 }
