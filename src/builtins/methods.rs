@@ -99,6 +99,7 @@ const SET_METHODS: Table = &[
 ];
 
 const TUPLE_METHODS: Table = &[("count", tuple_count), ("index", tuple_index)];
+const RANGE_METHODS: Table = &[("count", range_count), ("index", range_index)];
 
 const EXC_METHODS: Table = &[("with_traceback", exc_with_traceback)];
 
@@ -116,6 +117,7 @@ fn type_tag(v: &Value) -> Option<(u8, Table, &'static str)> {
         Value::Set(_) => (3, SET_METHODS, "set"),
         Value::Tuple(_) => (4, TUPLE_METHODS, "tuple"),
         Value::Exc(_) => (5, EXC_METHODS, "BaseException"),
+        Value::Range(_) => (6, RANGE_METHODS, "range"),
         _ => return None,
     })
 }
@@ -131,6 +133,7 @@ fn registry() -> &'static Registry {
             (SET_METHODS, "set"),
             (TUPLE_METHODS, "tuple"),
             (EXC_METHODS, "BaseException"),
+            (RANGE_METHODS, "range"),
         ] {
             let methods = table
                 .iter()
@@ -151,13 +154,14 @@ fn registry() -> &'static Registry {
 }
 
 /// The method tables by type tag (see `type_tag`).
-const TABLES: [Table; 6] = [
+const TABLES: [Table; 7] = [
     STR_METHODS,
     LIST_METHODS,
     DICT_METHODS,
     SET_METHODS,
     TUPLE_METHODS,
     EXC_METHODS,
+    RANGE_METHODS,
 ];
 
 /// The position of method `name` in `table`.
@@ -2149,6 +2153,56 @@ fn tuple_index(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let t = recv_tuple(a, "index")?;
     args::positional("tuple.index", "index", &a[1..], kw, 1, 3)?;
     seq_index(&t.items, a, "tuple.index(x): x not in tuple".to_string())
+}
+
+/// Where `x` sits in range `r`: `Ok(Some(i))` at index i, `Ok(None)` not there; `Err(())` when
+/// `x` is not a number (no element can equal it). Floats equal to an int count as that int.
+fn range_position(r: &RangeObj, x: &Value) -> Result<Option<i128>, ()> {
+    use num_traits::ToPrimitive;
+    let v = match x {
+        Value::Int(i) => *i as i128,
+        Value::Bool(b) => *b as i128,
+        Value::BigInt(b) => match b.to_i128() {
+            Some(v) => v,
+            None => return Ok(None),
+        },
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e38 => *f as i128,
+        Value::Float(_) => return Ok(None),
+        _ => return Err(()),
+    };
+    let (start, stop, step) = (r.start, r.stop, r.step);
+    let inside = if step > 0 {
+        start <= v && v < stop
+    } else {
+        stop < v && v <= start
+    };
+    Ok((inside && (v - start) % step == 0).then(|| (v - start) / step))
+}
+
+fn recv_range<'a>(a: &'a [Value], name: &str) -> PResult<&'a RangeObj> {
+    match a.first() {
+        Some(Value::Range(r)) => Ok(r),
+        _ => type_error(format!("descriptor '{}' requires a 'range' object", name)),
+    }
+}
+
+fn range_count(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let r = recv_range(a, "count")?;
+    args::onearg("range.count", &a[1..], kw)?;
+    Ok(Value::Int(matches!(range_position(r, &a[1]), Ok(Some(_))) as i64))
+}
+
+fn range_index(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
+    let r = recv_range(a, "index")?;
+    args::onearg("range.index", &a[1..], kw)?;
+    match range_position(r, &a[1]) {
+        Ok(Some(i)) => Ok(int_from_i128(i)),
+        Ok(None) if matches!(a[1], Value::Int(_) | Value::Bool(_) | Value::BigInt(_)) => err(
+            ExcKind::ValueError,
+            format!("{} is not in range", ops::repr_plain(&a[1])),
+        ),
+        _ => err(ExcKind::ValueError, "sequence.index(x): x not in sequence"),
+    }
 }
 
 fn exc_with_traceback(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
