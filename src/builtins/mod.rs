@@ -975,13 +975,25 @@ fn round_float_digits(f: f64, n: i64) -> f64 {
         let s = format!("{:.*}", n as usize, f);
         s.parse().unwrap_or(f)
     } else {
-        let p = 10f64.powi((-n) as i32);
-        let r = round_half_even(f / p) * p;
-        if r.is_finite() {
-            r
-        } else {
-            f
+        // Round to a multiple of 10**-n on the exact value, as CPython does (its dtoa in mode
+        // 3): with e the decimal exponent of f, that keeps e + 1 + n significant digits.
+        let e: i64 = format!("{:e}", f)
+            .split_once('e')
+            .and_then(|(_, e)| e.parse().ok())
+            .unwrap_or(0);
+        let digits = e + 1 + n;
+        if digits >= 1 {
+            let s = format!("{:.*e}", (digits - 1) as usize, f);
+            return s.parse().unwrap_or(f);
         }
+        if digits == 0 {
+            // |f| < 10**-n: 0 or one unit of 10**-n, whichever is nearer (0 on a tie, it is
+            // the even multiple).
+            let unit: f64 = format!("1e{}", -n).parse().unwrap_or(f64::INFINITY);
+            let half: f64 = format!("5e{}", -n - 1).parse().unwrap_or(f64::INFINITY);
+            return if f.abs() > half { unit.copysign(f) } else { 0.0f64.copysign(f) };
+        }
+        0.0f64.copysign(f)
     }
 }
 

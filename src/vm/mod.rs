@@ -2280,9 +2280,6 @@ fn dict_merge_kwargs(func: &Value, target: &Value, other: &Value) -> PResult<()>
     Ok(())
 }
 
-/// The int-by-int cases of the binary operators that need no allocation and cannot fail
-/// (None: take the general path, which also produces the errors).
-#[inline(always)]
 /// An augmented assignment names its own operator: `unsupported operand type(s) for +=:`
 /// (`ops` words the binary operator's message, `for +:` and `for ** or pow():`).
 #[cold]
@@ -2301,6 +2298,8 @@ fn inplace_error(e: Arc<ExcObj>) -> Arc<ExcObj> {
     ExcObj::new(ExcKind::TypeError, format!("{HEAD}{op}=: {rest}"))
 }
 
+/// The int-by-int cases of the binary operators that need no allocation and cannot fail
+/// (None: take the general path, which also produces the errors).
 #[inline(always)]
 fn int_fast(op: u32, x: i64, y: i64) -> Option<i64> {
     use crate::ast::BinOp;
