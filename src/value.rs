@@ -183,35 +183,26 @@ pub trait TextSink {
     fn reserve_text(&mut self, additional: usize);
 }
 
-impl TextSink for String {
-    #[inline]
-    fn reserve_text(&mut self, additional: usize) {
-        self.reserve(additional)
-    }
-    #[inline]
-    fn push_text(&mut self, s: &str) {
-        self.push_str(s)
-    }
-    #[inline]
-    fn push_char(&mut self, c: char) {
-        self.push(c)
-    }
+// `String` and `StrBuf` (a small-string-optimised String) have the same methods.
+macro_rules! text_sink {
+    ($($t:ty),*) => {$(
+        impl TextSink for $t {
+            #[inline]
+            fn reserve_text(&mut self, additional: usize) {
+                self.reserve(additional)
+            }
+            #[inline]
+            fn push_text(&mut self, s: &str) {
+                self.push_str(s)
+            }
+            #[inline]
+            fn push_char(&mut self, c: char) {
+                self.push(c)
+            }
+        }
+    )*};
 }
-
-impl TextSink for StrBuf {
-    #[inline]
-    fn reserve_text(&mut self, additional: usize) {
-        self.reserve(additional)
-    }
-    #[inline]
-    fn push_text(&mut self, s: &str) {
-        self.push_str(s)
-    }
-    #[inline]
-    fn push_char(&mut self, c: char) {
-        self.push(c)
-    }
-}
+text_sink!(String, StrBuf);
 
 /// An immutable Unicode string. `ascii` makes code-point indexing O(1) in the common case;
 /// the hash is computed once, on first use (0 means "not yet").

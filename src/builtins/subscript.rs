@@ -55,7 +55,14 @@ pub fn slice_indices_wide(s: &SliceObj, len: i128) -> PResult<(i128, i128, i128,
     };
     let start = adjust(get(&s.lower)?, if step < 0 { upper } else { lower });
     let stop = adjust(get(&s.upper)?, if step < 0 { lower } else { upper });
-    let count = if step < 0 {
+    let count = slice_count(start, stop, step);
+    Ok((start, stop, step, count))
+}
+
+/// How many indices `start, start + step, …` come before `stop` (CPython's slice length).
+#[inline]
+fn slice_count(start: i128, stop: i128, step: i128) -> i128 {
+    if step < 0 {
         if stop < start {
             (start - stop - 1) / (-step) + 1
         } else {
@@ -65,8 +72,7 @@ pub fn slice_indices_wide(s: &SliceObj, len: i128) -> PResult<(i128, i128, i128,
         (stop - start - 1) / step + 1
     } else {
         0
-    };
-    Ok((start, stop, step, count))
+    }
 }
 
 /// `slice_indices` in machine words when every part is an int or None (the common case):
@@ -90,17 +96,7 @@ fn slice_indices_small(s: &SliceObj, len: i64) -> Option<(i64, i64, i64)> {
     };
     let start = adjust(get(&s.lower)?, if step < 0 { upper } else { lower });
     let stop = adjust(get(&s.upper)?, if step < 0 { lower } else { upper });
-    let count = if step < 0 {
-        if stop < start {
-            (start - stop - 1) / (-step) + 1
-        } else {
-            0
-        }
-    } else if start < stop {
-        (stop - start - 1) / step + 1
-    } else {
-        0
-    };
+    let count = slice_count(start.into(), stop.into(), step.into()) as i64;
     Some((start, step, count))
 }
 
