@@ -787,12 +787,14 @@ fn str_endswith(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn find_common(a: &[Value], kw: Kw, name: &str, rev: bool) -> PResult<Option<usize>> {
     let s = recv_str(a, name)?;
     str_args(name, a, kw, 1, 3)?;
+    // The start and end arguments are checked before the substring, as CPython does.
+    let (start, end) = (opt_index(a.get(2))?, opt_index(a.get(3))?);
     let (sub, sub_len) = match &a[1] {
         Value::Str(p) => (&p.s, p.char_len()),
         v => return type_error(format!("must be str, not {}", v.type_name())),
     };
     let n = s.char_len();
-    let (lo, hi) = str_span(n, opt_index(a.get(2))?, opt_index(a.get(3))?);
+    let (lo, hi) = str_span(n, start, end);
     if hi - lo < sub_len as i64 {
         return Ok(None);
     }
@@ -837,12 +839,14 @@ fn str_rindex(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn str_count(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "count")?;
     str_args("count", a, kw, 1, 3)?;
+    // The start and end arguments are checked before the substring, as CPython does.
+    let (start, end) = (opt_index(a.get(2))?, opt_index(a.get(3))?);
     let (sub, sub_len) = match &a[1] {
         Value::Str(p) => (&p.s, p.char_len()),
         v => return type_error(format!("must be str, not {}", v.type_name())),
     };
     let n = s.char_len();
-    let (lo, hi) = str_span(n, opt_index(a.get(2))?, opt_index(a.get(3))?);
+    let (lo, hi) = str_span(n, start, end);
     if hi - lo < sub_len as i64 {
         return Ok(Value::Int(0));
     }
