@@ -910,7 +910,24 @@ fn str_islower(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn str_splitlines(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "splitlines")?;
     let k = args::parse("splitlines", &a[1..], kw, &["keepends"], 0, 0, 1)?;
-    let keep = k[0].as_ref().map(|v| v.truthy()).unwrap_or(false);
+    // `keepends` is an int (a bool is one): CPython takes no other truth value.
+    let keep = match k[0].as_ref() {
+        None => false,
+        Some(Value::Int(i)) if i32::try_from(*i).is_ok() => *i != 0,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Int(_) | Value::BigInt(_)) => {
+            return err(
+                ExcKind::OverflowError,
+                "Python int too large to convert to C int",
+            )
+        }
+        Some(v) => {
+            return type_error(format!(
+                "'{}' object cannot be interpreted as an integer",
+                v.type_name()
+            ))
+        }
+    };
     let mut out = Vec::new();
     let text = &s.s;
     let mut start = 0;
