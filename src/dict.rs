@@ -434,8 +434,7 @@ impl DictTable {
                 .as_mut()
                 .map(|e| std::mem::replace(&mut e.2, value));
         }
-        if self.fill >= usable(self.indices.len()) || self.entries.len() >= u32::MAX as usize - 2
-        {
+        if self.fill >= usable(self.indices.len()) || self.entries.len() >= u32::MAX as usize - 2 {
             // CPython's GROWTH_RATE: room for three times the live keys.
             self.rebuild(self.live * 3);
         }

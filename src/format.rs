@@ -78,7 +78,9 @@ fn dtoa(a: f64, mode: u8, ndigits: usize) -> (Vec<u8>, i64) {
         // Rust's shortest digits break an exact tie between two 16- or 17-digit candidates
         // upwards; CPython's dtoa takes the candidate nearest the exact value (half-even on a
         // tie). The correctly rounded string of the same length is that candidate.
-        let n = s.split_once('e').map_or(0, |(m, _)| m.bytes().filter(u8::is_ascii_digit).count());
+        let n = s
+            .split_once('e')
+            .map_or(0, |(m, _)| m.bytes().filter(u8::is_ascii_digit).count());
         if n >= 16 {
             let r = format!("{:.*e}", n - 1, a);
             if r.parse::<f64>() == Ok(a) {

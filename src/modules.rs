@@ -33,8 +33,11 @@ pub fn import(vm: &mut Vm, name: &str) -> PResult<Value> {
             return err(
                 ExcKind::ModuleNotFoundError,
                 // `import a.b` names the first module that is missing: `a`.
-                format!("No module named '{}'", name.split('.').next().unwrap_or(name)),
-            )
+                format!(
+                    "No module named '{}'",
+                    name.split('.').next().unwrap_or(name)
+                ),
+            );
         }
     };
     let v = Value::Module(Arc::new(m));

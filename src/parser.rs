@@ -1817,7 +1817,10 @@ mod tests {
         );
         assert_eq!(msg("f(True=1)"), "SyntaxError: cannot assign to True");
         let e = err("f(x, None =2)");
-        assert_eq!((e.msg.as_str(), e.pos.col, e.end_col), ("cannot assign to None", 6, Some(12)));
+        assert_eq!(
+            (e.msg.as_str(), e.pos.col, e.end_col),
+            ("cannot assign to None", 6, Some(12))
+        );
     }
 
     #[test]
@@ -1827,7 +1830,10 @@ mod tests {
         assert_eq!((e.pos.line, e.pos.col, e.end_col), (3, 8, Some(17)));
         // Without the `:` it is a plain syntax error at the comma.
         let e = err("try:\n  pass\nexcept A, B\n  pass\n");
-        assert_eq!((e.msg.as_str(), e.pos.line, e.pos.col), ("invalid syntax", 3, 9));
+        assert_eq!(
+            (e.msg.as_str(), e.pos.line, e.pos.col),
+            ("invalid syntax", 3, 9)
+        );
         assert_eq!(at("try:\n  pass\nexcept A,:\n  pass\n"), (3, 9));
         assert_eq!(
             msg("def f(a=1, b): pass"),

@@ -54,10 +54,10 @@ fn chain(rt: &Runtime, exc: &Arc<ExcObj>, out: &mut String, seen: &mut Vec<usize
                 "\nThe above exception was the direct cause of the following exception:\n\n",
             );
         }
-    } else if let Some(c) = context
-        .as_ref()
-        .filter(|_| !exc.suppress_context.load(std::sync::atomic::Ordering::Relaxed))
-    {
+    } else if let Some(c) = context.as_ref().filter(|_| {
+        !exc.suppress_context
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }) {
         if !seen.contains(&(Arc::as_ptr(c) as usize)) {
             chain(rt, c, out, seen);
             out.push_str(
@@ -95,7 +95,13 @@ fn chain(rt: &Runtime, exc: &Arc<ExcObj>, out: &mut String, seen: &mut Vec<usize
                 repeats = 1;
             }
             last = Some(e);
-            let _ = writeln!(out, "  File \"{}\", line {}, in {}", e.file, e.line, e.name());
+            let _ = writeln!(
+                out,
+                "  File \"{}\", line {}, in {}",
+                e.file,
+                e.line,
+                e.name()
+            );
             if let Some(src) = rt.source_line(&e.file, e.line) {
                 let s = src.trim();
                 if !s.is_empty() {

@@ -85,11 +85,7 @@ fn check(name: &str, path: &Path) -> Option<String> {
 /// How long a cut script may run before it is taken for a program that never ends.
 const LOOP_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn run_toy(
-    path: &Path,
-    flags: &[&str],
-    limit: Duration,
-) -> std::io::Result<support::Outcome> {
+fn run_toy(path: &Path, flags: &[&str], limit: Duration) -> std::io::Result<support::Outcome> {
     support::run(
         Command::new(env!("CARGO_BIN_EXE_toy"))
             .args(flags)

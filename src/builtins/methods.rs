@@ -1707,11 +1707,11 @@ pub fn dict_view_items(v: &Value) -> Option<Vec<Value>> {
 
 fn set_view_of(v: &Value) -> Option<&DictView> {
     match v {
-        Value::Native(n) => n
-            .0
-            .as_any()
-            .downcast_ref::<DictView>()
-            .filter(|d| d.kind != ViewKind::Values),
+        Value::Native(n) => {
+            n.0.as_any()
+                .downcast_ref::<DictView>()
+                .filter(|d| d.kind != ViewKind::Values)
+        }
         _ => None,
     }
 }
@@ -1801,7 +1801,11 @@ pub fn dict_view_binop(op: crate::ast::BinOp, a: &Value, b: &Value) -> Option<PR
         return Some(Ok(Value::set(result)));
     }
     // Intersection: `this` is a view; a bigger view on the other side takes its place.
-    let (mut this, mut other) = if set_view_of(a).is_some() { (a, b) } else { (b, a) };
+    let (mut this, mut other) = if set_view_of(a).is_some() {
+        (a, b)
+    } else {
+        (b, a)
+    };
     let len_this = set_view_of(this)?.dict.table.lock().len();
     if let Value::Set(s) = other {
         let st = s.table.lock().clone();
@@ -2210,7 +2214,9 @@ fn recv_range<'a>(a: &'a [Value], name: &str) -> PResult<&'a RangeObj> {
 fn range_count(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let r = recv_range(a, "count")?;
     args::onearg("range.count", &a[1..], kw)?;
-    Ok(Value::Int(matches!(range_position(r, &a[1]), Ok(Some(_))) as i64))
+    Ok(Value::Int(
+        matches!(range_position(r, &a[1]), Ok(Some(_))) as i64
+    ))
 }
 
 fn range_index(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {

@@ -991,7 +991,11 @@ fn round_float_digits(f: f64, n: i64) -> f64 {
             // the even multiple).
             let unit: f64 = format!("1e{}", -n).parse().unwrap_or(f64::INFINITY);
             let half: f64 = format!("5e{}", -n - 1).parse().unwrap_or(f64::INFINITY);
-            return if f.abs() > half { unit.copysign(f) } else { 0.0f64.copysign(f) };
+            return if f.abs() > half {
+                unit.copysign(f)
+            } else {
+                0.0f64.copysign(f)
+            };
         }
         0.0f64.copysign(f)
     }

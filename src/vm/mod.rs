@@ -690,7 +690,10 @@ impl Vm {
                     Instr::LoadFast2(a, b) => load_fast2!(a, b),
                     Instr::StoreFast(i) => {
                         let v = pop!();
-                        discard(std::mem::replace(&mut self.stack[locals_base + i as usize], v));
+                        discard(std::mem::replace(
+                            &mut self.stack[locals_base + i as usize],
+                            v,
+                        ));
                     }
                     Instr::DeleteFast(i) => {
                         let old = std::mem::replace(
@@ -719,13 +722,16 @@ impl Vm {
                     }
                     Instr::StoreDeref(i) => {
                         let v = pop!();
-                        *cell_at(self.frames[fi].cells.as_deref().unwrap_or(&[]), &func, i).value.lock() = Some(v);
+                        *cell_at(self.frames[fi].cells.as_deref().unwrap_or(&[]), &func, i)
+                            .value
+                            .lock() = Some(v);
                     }
                     Instr::DeleteDeref(i) => {
-                        let old = cell_at(self.frames[fi].cells.as_deref().unwrap_or(&[]), &func, i)
-                            .value
-                            .lock()
-                            .take();
+                        let old =
+                            cell_at(self.frames[fi].cells.as_deref().unwrap_or(&[]), &func, i)
+                                .value
+                                .lock()
+                                .take();
                         if old.is_none() {
                             tri!(self.unbound_cell(code, i as usize))
                         }
@@ -814,9 +820,10 @@ impl Vm {
                     Instr::CallMethod(argc) => {
                         let argc = argc as usize;
                         let fidx = self.stack.len() - argc - 2;
-                        if let (Value::Int(id), false) =
-                            (&self.stack[fidx], matches!(self.stack[fidx + 1], Value::None))
-                        {
+                        if let (Value::Int(id), false) = (
+                            &self.stack[fidx],
+                            matches!(self.stack[fidx + 1], Value::None),
+                        ) {
                             if let Some(func) = crate::builtins::methods::method_fn(*id as u32) {
                                 save_ip!();
                                 let r = tri!(self.call_native_from_stack(func, fidx + 1));
@@ -1089,7 +1096,8 @@ impl Vm {
                             (a, b) => tri!(ops::eq_checked(a, b)),
                         };
                         self.stack.truncate(n - 2);
-                        self.stack.push(Value::Bool(same == matches!(instr, Instr::Eq)));
+                        self.stack
+                            .push(Value::Bool(same == matches!(instr, Instr::Eq)));
                     }
                     Instr::Is => {
                         let b = pop!();
@@ -1381,7 +1389,9 @@ impl Vm {
                         let closure = child
                             .free_sources
                             .iter()
-                            .map(|&i| cell_at(frame.cells.as_deref().unwrap_or(&[]), &func, i).clone())
+                            .map(|&i| {
+                                cell_at(frame.cells.as_deref().unwrap_or(&[]), &func, i).clone()
+                            })
                             .collect();
                         let f = Function {
                             code: child,
@@ -1464,7 +1474,10 @@ impl Vm {
                         // Dropped field by field so that the common case (no cells, not a
                         // generator, the function held by `func`) runs no drop glue.
                         let Frame {
-                            func: held, cells, gen, ..
+                            func: held,
+                            cells,
+                            gen,
+                            ..
                         } = frame;
                         debug_assert!(held.is_none());
                         std::mem::forget(held);
@@ -1504,7 +1517,7 @@ impl Vm {
                         }
                         self.yielded = true;
                         self.executed += executed;
-                            return Ok(v);
+                        return Ok(v);
                     }
                     Instr::Raise(n) => {
                         save_ip!();
@@ -2094,7 +2107,9 @@ impl Vm {
                     match v {
                         Value::None => Ok(None),
                         Value::Exc(x) => Ok(Some(x.clone())),
-                        _ => type_error(format!("exception {what} must be None or derive from BaseException")),
+                        _ => type_error(format!(
+                            "exception {what} must be None or derive from BaseException"
+                        )),
                     }
                 };
                 match name {
