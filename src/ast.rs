@@ -131,7 +131,6 @@ pub struct Params {
 
 #[derive(Debug, Clone)]
 pub struct Param {
-    pub pos: Pos,
     pub name: String,
     pub default: Option<Expr>,
 }

@@ -512,7 +512,7 @@ fn parse_spec_in<T: Copy + Into<char>>(spec: &str, c: &[T]) -> Result<FormatSpec
         fs.zero = true;
         pos += 1;
     }
-    fs.width = get_integer(&c, &mut pos)?;
+    fs.width = get_integer(c, &mut pos)?;
     if pos < end && at(pos) == ',' {
         fs.grouping = Some(',');
         pos += 1;
@@ -529,7 +529,7 @@ fn parse_spec_in<T: Copy + Into<char>>(spec: &str, c: &[T]) -> Result<FormatSpec
     }
     if pos < end && at(pos) == '.' {
         pos += 1;
-        fs.precision = get_integer(&c, &mut pos)?;
+        fs.precision = get_integer(c, &mut pos)?;
         if fs.precision.is_none() {
             return Err("Format specifier missing precision".into());
         }
@@ -1796,7 +1796,8 @@ fn number_text(s: &str) -> Option<Cow<'_, str>> {
 /// on a nonzero number), single underscores between digits (and after the prefix). `None` for
 /// invalid text (ValueError `invalid literal for int() with base B: 'repr'`) and for a base
 /// outside 0 and 2..=36. Only ASCII digits. Does not apply the 4300-digit limit: see
-/// [`parse_int_str_py`].
+/// [`parse_int_str_py`] (what `int()` uses; this one is kept for the unit tests).
+#[cfg(test)]
 pub fn parse_int_str(s: &str, base: u32) -> Option<BigInt> {
     parse_int_inner(s, base).ok().flatten()
 }

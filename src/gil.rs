@@ -10,8 +10,9 @@
 //!
 //! - The eval breaker. The running thread never touches the mutex while it executes: at its
 //!   check points (every backward jump and every call) it loads one atomic word, `breaker()`.
-//!   `BREAK_GIL_DROP` asks it to hand the GIL over; `BREAK_SIGNAL` belongs to signal handling
-//!   (Ctrl-C) and this module never clears it.
+//!   `BREAK_GIL_DROP` asks it to hand the GIL over; any other bit belongs to someone else and
+//!   this module never clears it (Ctrl-C is a separate flag, `Runtime::interrupted`, that the
+//!   check points read next to this word).
 //!
 //! - Who asks for a switch, and when. A thread that finds the GIL taken sleeps on `cond` for at
 //!   most the switch interval (default 5 ms, `sys.setswitchinterval`). If it times out while the
@@ -57,8 +58,9 @@ use std::time::{Duration, Instant};
 
 /// Eval breaker bit: a waiter asks the holder to hand the GIL over at its next check point.
 pub const BREAK_GIL_DROP: u32 = 1;
-/// Eval breaker bit: a signal (Ctrl-C) is pending. Set and cleared by others, never by the GIL.
-pub const BREAK_SIGNAL: u32 = 2;
+/// Another eval-breaker bit, used by the tests to check that the GIL leaves foreign bits alone.
+#[cfg(test)]
+const BREAK_SIGNAL: u32 = 2;
 /// The switch interval a new process starts with (CPython's default).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(5);
 /// Shorter intervals are rounded up to this (CPython's floor is one microsecond too).
@@ -548,14 +550,6 @@ impl Gil {
 impl Default for Gil {
     fn default() -> Gil {
         Gil::new(DEFAULT_INTERVAL)
-    }
-}
-
-impl ThreadToken {
-    /// The thread's name as last set.
-    #[cfg(test)]
-    pub fn name(&self) -> String {
-        self.name.lock().clone()
     }
 }
 

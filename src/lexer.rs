@@ -433,13 +433,17 @@ pub struct LexInfo {
 }
 
 /// The layout lexer: an iterator of tokens for the parser (see the module docs).
+/// A token ready for the parser, with the bracket depth after it and the innermost bracket
+/// before it.
+type Queued<'s> = (Spanned<'s>, usize, Option<(char, Role)>);
+
 pub struct Lexer<'s> {
     src: &'s str,
     raw: logos::Lexer<'s, Tok<'s>>,
     cur: Cursor<'s>,
     /// Tokens ready for the parser, each with the bracket depth after it and the innermost
     /// bracket before it (see `TokInfo`).
-    queue: VecDeque<(Spanned<'s>, usize, Option<(char, Role)>)>,
+    queue: VecDeque<Queued<'s>>,
     /// Indentation stack: (column with tabs to multiples of 8, column with tabs as 1).
     indents: Vec<(u32, u32)>,
     /// Open brackets: the character, its position and what it holds.
@@ -547,7 +551,7 @@ impl<'s> Lexer<'s> {
             Tok::Comma
                 if depth == 0
                     && self.info.except_line == Some(pos.line)
-                    && self.info.except_comma.map_or(true, |c| c.line != pos.line) =>
+                    && self.info.except_comma.is_none_or(|c| c.line != pos.line) =>
             {
                 self.info.except_comma = Some(pos)
             }

@@ -460,7 +460,8 @@ fn int_op_small(op: BinOp, x: i64, y: i64) -> PResult<Option<Value>> {
                     "integer division or modulo by zero",
                 );
             }
-            x.checked_div_euclid(y).map(|_| Value::Int(x.div_floor(&y)))
+            x.checked_div_euclid(y)
+                .map(|_| Value::Int(num_integer::Integer::div_floor(&x, &y)))
         }
         BinOp::Mod => {
             if y == 0 {

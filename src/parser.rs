@@ -960,10 +960,10 @@ pub fn params<'a>(items: Vec<ParamItem>) -> PResult<'a, (Params, u32)> {
                         return fail(pos, "non-default argument follows default argument");
                     }
                     seen_default |= default.is_some();
-                    params.args.push(Param { pos, name, default });
+                    params.args.push(Param { name, default });
                 } else {
                     bare_star = None;
-                    params.kwonly.push(Param { pos, name, default });
+                    params.kwonly.push(Param { name, default });
                 }
             }
             ParamItem::Star(pos, name) => {

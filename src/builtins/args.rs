@@ -281,12 +281,12 @@ pub fn parse(
         }
     }
     if left > 0 {
-        for i in posonly..nargs {
-            if kw.iter().any(|(k, _)| **k == *names[i]) {
+        for (i, name) in names.iter().enumerate().take(nargs).skip(posonly) {
+            if kw.iter().any(|(k, _)| **k == **name) {
                 return type_error(format!(
                     "argument for {}() given by name ('{}') and position ({})",
                     fname,
-                    names[i],
+                    name,
                     i + 1
                 ));
             }

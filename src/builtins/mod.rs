@@ -1126,31 +1126,28 @@ fn b_ord(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     }
 }
 
-fn radix(a: &[Value], kw: Kw, name: &str, base: u32, prefix: &str) -> PResult<Value> {
+fn radix(a: &[Value], kw: Kw, name: &str, base: u32) -> PResult<Value> {
     args::onearg(name, a, kw)?;
+    if let Value::Int(i) = &a[0] {
+        return Ok(Value::str(crate::format::i64_to_str_radix(*i, base)));
+    }
     let Some(b) = ops::to_bigint(&a[0]) else {
         return type_error(format!(
             "'{}' object cannot be interpreted as an integer",
             a[0].type_name()
         ));
     };
-    let digits = b.abs().to_str_radix(base);
-    Ok(Value::str(format!(
-        "{}{}{}",
-        if b.is_negative() { "-" } else { "" },
-        prefix,
-        digits
-    )))
+    Ok(Value::str(crate::format::int_to_str_radix(&b, base)))
 }
 
 fn b_hex(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    radix(a, kw, "hex", 16, "0x")
+    radix(a, kw, "hex", 16)
 }
 fn b_bin(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    radix(a, kw, "bin", 2, "0b")
+    radix(a, kw, "bin", 2)
 }
 fn b_oct(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    radix(a, kw, "oct", 8, "0o")
+    radix(a, kw, "oct", 8)
 }
 
 fn b_iter(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -1401,13 +1398,10 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
             match a.first() {
                 None => Ok(Value::Float(0.0)),
                 Some(Value::Float(f)) => Ok(Value::Float(*f)),
-                Some(Value::Str(s)) => match crate::format::parse_float_literal(&s.s) {
-                    Some(f) if f.is_nan() => Ok(Value::Float(fresh_nan(f))),
-                    Some(f) => Ok(Value::Float(f)),
-                    None => err(
-                        ExcKind::ValueError,
-                        format!("could not convert string to float: {}", ops::str_repr(&s.s)),
-                    ),
+                Some(Value::Str(s)) => match crate::format::parse_float_str_py(&s.s) {
+                    Ok(f) if f.is_nan() => Ok(Value::Float(fresh_nan(f))),
+                    Ok(f) => Ok(Value::Float(f)),
+                    Err(m) => err(ExcKind::ValueError, m),
                 },
                 Some(v) => match ops::to_f64(v)? {
                     Some(f) => Ok(Value::Float(f)),

@@ -351,7 +351,6 @@ impl Walker {
         let saved = self.cur;
         let params = Params {
             args: vec![Param {
-                pos: Pos::default(),
                 name: ".0".into(),
                 default: None,
             }],

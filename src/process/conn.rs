@@ -263,6 +263,8 @@ impl Connection {
         if !self.readable {
             return Err(ExcObj::new(ExcKind::OSError, "connection is write-only"));
         }
+        // Not `clamp`: a NaN timeout must become 0, never reach `from_secs_f64`.
+        #[allow(clippy::manual_clamp)]
         let deadline =
             timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0).min(1e9)));
         loop {

@@ -1,7 +1,7 @@
 //! The process module's only `unsafe` code: the few OS calls whose safety the compiler cannot
 //! check, each behind a small safe function.
 //!
-//! - [`fork`]: `fork(2)`.
+//! - [`fork`], for `fork(2)`.
 //! - [`exit_now`]: `_exit(2)` (a forked child must never return into the parent's stack or run
 //!   the parent's destructors and exit handlers).
 //! - [`SharedMem`]: an anonymous `MAP_SHARED` mapping (zero-filled, inherited by every child

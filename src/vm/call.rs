@@ -528,10 +528,10 @@ pub fn bind_args<K: AsRef<str>>(
     // Defaults for the trailing positional parameters.
     let first_default = argcount - ndefaults;
     let mut missing = Vec::new();
-    for i in 0..argcount {
-        if slots[i].is_none() {
+    for (i, slot) in slots.iter_mut().enumerate().take(argcount) {
+        if slot.is_none() {
             if i >= first_default {
-                slots[i] = Some(f.defaults[i - first_default].clone());
+                *slot = Some(f.defaults[i - first_default].clone());
             } else {
                 missing.push(&*code.local_names[i]);
             }

@@ -398,17 +398,17 @@ impl Vm {
                     return Ok(Some(v));
                 }
             },
-            Step::Gen(g) => self.resume(&obj, g),
+            Step::Gen(g) => self.resume(&obj, *g),
         }
     }
 
     /// Run a suspended generator until its next `Yield` (Some) or its end (None).
-    fn resume(&mut self, obj: &Arc<IterObj>, g: Box<super::GenState>) -> PResult<Option<Value>> {
+    fn resume(&mut self, obj: &Arc<IterObj>, g: super::GenState) -> PResult<Option<Value>> {
         let super::GenState {
             mut frame,
             stack,
             iters,
-        } = *g;
+        } = g;
         // The saved slots go back on top of the stack: the frame's positions move with them.
         let base = self.stack.len();
         frame.stack_base = base + (frame.stack_base - frame.locals_base);
