@@ -671,15 +671,10 @@ impl Vm {
                         self.stack.push(code.consts[k as usize].clone());
                     }
                     Instr::InLocals(neg, a, b) => {
-                        let fast = match (
+                        let fast = dict_contains_fast(
                             &self.stack[locals_base + b as usize],
                             &self.stack[locals_base + a as usize],
-                        ) {
-                            (Value::Dict(d), k @ (Value::Int(_) | Value::Str(_))) => {
-                                hash_value(k).ok().map(|h| d.table.lock().contains(h, k))
-                            }
-                            _ => None,
-                        };
+                        );
                         if let Some(r) = fast {
                             ip += 2;
                             in_result!(r != (neg == 1));
@@ -1111,13 +1106,7 @@ impl Vm {
                     }
                     Instr::In | Instr::NotIn => {
                         let n = self.stack.len();
-                        let fast = match (&self.stack[n - 1], &self.stack[n - 2]) {
-                            // An int or str key in a dict: hashing cannot fail.
-                            (Value::Dict(d), k @ (Value::Int(_) | Value::Str(_))) => {
-                                hash_value(k).ok().map(|h| d.table.lock().contains(h, k))
-                            }
-                            _ => None,
-                        };
+                        let fast = dict_contains_fast(&self.stack[n - 1], &self.stack[n - 2]);
                         let r = match fast {
                             Some(r) => {
                                 discard(pop!());
@@ -2293,6 +2282,18 @@ fn dict_merge_kwargs(func: &Value, target: &Value, other: &Value) -> PResult<()>
         }
     }
     Ok(())
+}
+
+/// `key in hay` when `hay` is a dict and `key` an int or str (hashing cannot fail); None for
+/// anything else (the general `contains`).
+#[inline(always)]
+fn dict_contains_fast(hay: &Value, key: &Value) -> Option<bool> {
+    match (hay, key) {
+        (Value::Dict(d), k @ (Value::Int(_) | Value::Str(_))) => {
+            hash_value(k).ok().map(|h| d.table.lock().contains(h, k))
+        }
+        _ => None,
+    }
 }
 
 /// An augmented assignment names its own operator: `unsupported operand type(s) for +=:`
