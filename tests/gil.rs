@@ -202,6 +202,21 @@ fn stress_eight_threads_exact_totals() {
 // GIL statistics and forced switching
 // ---------------------------------------------------------------------------------------------
 
+/// `gil.stats()` called by a thread counts that thread's own instructions up to the call
+/// (Toy-only: the oracle's shim reports 0 instructions, CPython counts none).
+#[test]
+fn gil_stats_sees_the_calling_threads_instructions() {
+    let code = "import gil\ns = 0\nfor i in range(10000):\n    s += i\n\
+                print(gil.stats()['threads'][0]['instructions'] >= 30000)\n";
+    let out = run(&[], code, Duration::from_secs(30));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "True",
+        "stderr: {}",
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn gil_stats_flag_prints_every_thread() {
     let code = r#"
