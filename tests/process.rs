@@ -44,8 +44,7 @@ fn text(b: &[u8]) -> String {
 fn last_line(b: &[u8]) -> String {
     text(b)
         .lines()
-        .filter(|l| !l.trim().is_empty())
-        .next_back()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or("")
         .to_string()
 }
