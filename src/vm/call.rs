@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::push::PushFast;
 use super::{Frame, GenState, Vm};
 use crate::dict::{hash_value, DictTable};
 use crate::exceptions::{ExcKind, ExcObj};
@@ -138,7 +139,7 @@ impl Vm {
         } else {
             Some(self.make_cells(&f.code, locals_base))
         };
-        self.frames.push(Frame {
+        self.frames.push_fast(Frame {
             func: Some(f),
             cells,
             ip: 0,

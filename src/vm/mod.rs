@@ -13,6 +13,7 @@
 
 mod call;
 pub mod iter;
+mod push;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::dict::{hash_value, DictTable, SetTable};
 use crate::exceptions::{ExcKind, ExcObj, TbEntry};
 use crate::ops::{self, err, type_error, CmpKind};
 use crate::value::*;
+use push::PushFast;
 
 pub use iter::LoopIter;
 
@@ -466,7 +468,7 @@ impl Vm {
                         }
                         continue;
                     }
-                    self.stack.push(Value::Bool(r));
+                    self.stack.push_fast(Value::Bool(r));
                 }};
             }
 
@@ -480,8 +482,8 @@ impl Vm {
                     );
                     if !matches!(x, Value::Unbound) && !matches!(y, Value::Unbound) {
                         let (x, y) = (x.clone(), y.clone());
-                        self.stack.push(x);
-                        self.stack.push(y);
+                        self.stack.push_fast(x);
+                        self.stack.push_fast(y);
                         ip += 1;
                     } else {
                         load_fast!($a)
@@ -501,7 +503,7 @@ impl Vm {
                                 Value::Func(f) => Value::Func(Arc::clone(f)),
                                 v => v.clone(),
                             };
-                            self.stack.push(v);
+                            self.stack.push_fast(v);
                         }
                         _ => tri!(self.load_global_slow(globals, slot)),
                     }
@@ -520,7 +522,7 @@ impl Vm {
                         )),
                         v => {
                             let v = v.clone();
-                            self.stack.push(v)
+                            self.stack.push_fast(v)
                         }
                     }
                 };
@@ -539,8 +541,8 @@ impl Vm {
                             match tri!(self.loop_step_slow(n, $pair)) {
                                 iter::SlowStep::Item(v) => v,
                                 iter::SlowStep::Pair(k, v) => {
-                                    self.stack.push(v);
-                                    self.stack.push(k);
+                                    self.stack.push_fast(v);
+                                    self.stack.push_fast(k);
                                     ip += 1;
                                     continue;
                                 }
@@ -555,9 +557,9 @@ impl Vm {
                 ip += 1;
                 match instr {
                     Instr::Nop => {}
-                    Instr::LoadConst(k) => self.stack.push(code.consts[k as usize].clone()),
-                    Instr::LoadInt(i) => self.stack.push(Value::Int(i as i64)),
-                    Instr::LoadNone => self.stack.push(Value::None),
+                    Instr::LoadConst(k) => self.stack.push_fast(code.consts[k as usize].clone()),
+                    Instr::LoadInt(i) => self.stack.push_fast(Value::Int(i as i64)),
+                    Instr::LoadNone => self.stack.push_fast(Value::None),
                     Instr::LoadFast(i) => load_fast!(i),
                     Instr::FastCmpIntJump(c, a, k) => {
                         if let Value::Int(x) = &self.stack[locals_base + a as usize] {
@@ -587,7 +589,7 @@ impl Vm {
                     Instr::FastIntOp(o, a, k) => {
                         if let Value::Int(x) = &self.stack[locals_base + a as usize] {
                             if let Some(r) = int_fast(o as u32, *x, k as i64) {
-                                self.stack.push(Value::Int(r));
+                                self.stack.push_fast(Value::Int(r));
                                 ip += 2;
                                 continue;
                             }
@@ -612,7 +614,7 @@ impl Vm {
                                 continue;
                             }
                         }
-                        self.stack.push(Value::Int(k as i64));
+                        self.stack.push_fast(Value::Int(k as i64));
                     }
                     Instr::FastBinLocals(o, a, b) => {
                         let (x, y) = (
@@ -621,7 +623,7 @@ impl Vm {
                         );
                         if let (Value::Int(x), Value::Int(y)) = (x, y) {
                             if let Some(r) = int_fast(o as u32, *x, *y) {
-                                self.stack.push(Value::Int(r));
+                                self.stack.push_fast(Value::Int(r));
                                 ip += 2;
                                 continue;
                             }
@@ -633,7 +635,7 @@ impl Vm {
                             &self.stack[locals_base + a as usize],
                             &self.stack[locals_base + b as usize],
                         ) {
-                            self.stack.push(v);
+                            self.stack.push_fast(v);
                             ip += 2;
                             continue;
                         }
@@ -646,7 +648,7 @@ impl Vm {
                                 obj,
                                 &code.consts[k as usize]
                             ));
-                            self.stack.push(v);
+                            self.stack.push_fast(v);
                             ip += 2;
                             continue;
                         }
@@ -668,7 +670,7 @@ impl Vm {
                                 continue;
                             }
                         }
-                        self.stack.push(code.consts[k as usize].clone());
+                        self.stack.push_fast(code.consts[k as usize].clone());
                     }
                     Instr::InLocals(neg, a, b) => {
                         let fast = dict_contains_fast(
@@ -711,7 +713,7 @@ impl Vm {
                             .lock()
                             .clone();
                         match v {
-                            Some(v) => self.stack.push(v),
+                            Some(v) => self.stack.push_fast(v),
                             None => tri!(self.unbound_cell(code, i as usize)),
                         }
                     }
@@ -754,7 +756,7 @@ impl Vm {
                                 Err(t) => tri!(crate::builtins::construct(self, t, args, &[])),
                             };
                             discard(arg);
-                            self.stack.push(r);
+                            self.stack.push_fast(r);
                             continue;
                         }
                         load_global!(slot)
@@ -787,7 +789,7 @@ impl Vm {
                     Instr::LoadAttr(n) => {
                         let obj = pop!();
                         let v = tri!(self.get_attr(&obj, &code.names[n as usize]));
-                        self.stack.push(v);
+                        self.stack.push_fast(v);
                     }
                     Instr::StoreAttr(n) => {
                         let obj = pop!();
@@ -802,13 +804,13 @@ impl Vm {
                         // other callable has None there.
                         match crate::builtins::methods::lookup_id(&obj, name) {
                             Some(id) => {
-                                self.stack.push(Value::Int(id as i64));
-                                self.stack.push(obj);
+                                self.stack.push_fast(Value::Int(id as i64));
+                                self.stack.push_fast(obj);
                             }
                             None => {
                                 let v = tri!(self.get_attr(&obj, name));
-                                self.stack.push(v);
-                                self.stack.push(Value::None);
+                                self.stack.push_fast(v);
+                                self.stack.push_fast(Value::None);
                             }
                         }
                     }
@@ -827,7 +829,7 @@ impl Vm {
                                     discard(r);
                                     ip += 1;
                                 } else {
-                                    self.stack.push(r);
+                                    self.stack.push_fast(r);
                                 }
                                 continue;
                             }
@@ -840,7 +842,7 @@ impl Vm {
                             };
                             save_ip!();
                             let r = tri!(self.call_native_from_stack(func, fidx + 1));
-                            self.stack.push(r);
+                            self.stack.push_fast(r);
                         } else {
                             // Not a method: drop the receiver slot and make a plain call.
                             self.stack.remove(fidx + 1);
@@ -872,7 +874,7 @@ impl Vm {
                         } else {
                             tri!(crate::builtins::subscript::get_item(&obj, &idx))
                         };
-                        self.stack.push(v);
+                        self.stack.push_fast(v);
                     }
                     Instr::StoreSubscr => {
                         let idx = pop!();
@@ -917,14 +919,14 @@ impl Vm {
                     }
                     Instr::Dup => {
                         let v = top!().clone();
-                        self.stack.push(v);
+                        self.stack.push_fast(v);
                     }
                     Instr::Dup2 => {
                         let n = self.stack.len();
                         let a = self.stack[n - 2].clone();
                         let b = self.stack[n - 1].clone();
-                        self.stack.push(a);
-                        self.stack.push(b);
+                        self.stack.push_fast(a);
+                        self.stack.push_fast(b);
                     }
                     Instr::Rot2 => {
                         let n = self.stack.len();
@@ -957,7 +959,7 @@ impl Vm {
                         }
                         let a = pop!();
                         let r = tri!(ops::add(&a, &b));
-                        self.stack.push(r);
+                        self.stack.push_fast(r);
                     }
                     Instr::Sub => {
                         let b = pop!();
@@ -971,7 +973,7 @@ impl Vm {
                         }
                         let a = pop!();
                         let r = tri!(ops::sub(&a, &b));
-                        self.stack.push(r);
+                        self.stack.push_fast(r);
                     }
                     Instr::Mul => {
                         let b = pop!();
@@ -985,7 +987,7 @@ impl Vm {
                         }
                         let a = pop!();
                         let r = tri!(ops::mul(&a, &b));
-                        self.stack.push(r);
+                        self.stack.push_fast(r);
                     }
                     Instr::Binary(op) | Instr::Inplace(op) => {
                         let n = self.stack.len();
@@ -1027,26 +1029,26 @@ impl Vm {
                         } else {
                             tri!(ops::arith(ops::binop_from(op), &a, &b))
                         };
-                        self.stack.push(r);
+                        self.stack.push_fast(r);
                     }
                     Instr::Neg => {
                         let a = pop!();
                         let r = tri!(ops::neg(&a));
-                        self.stack.push(r);
+                        self.stack.push_fast(r);
                     }
                     Instr::Pos => {
                         let a = pop!();
                         let r = tri!(ops::pos(&a));
-                        self.stack.push(r);
+                        self.stack.push_fast(r);
                     }
                     Instr::Invert => {
                         let a = pop!();
                         let r = tri!(ops::invert(&a));
-                        self.stack.push(r);
+                        self.stack.push_fast(r);
                     }
                     Instr::Not => {
                         let a = pop!();
-                        self.stack.push(Value::Bool(!a.truthy()));
+                        self.stack.push_fast(Value::Bool(!a.truthy()));
                     }
                     Instr::Lt | Instr::Le | Instr::Gt | Instr::Ge => {
                         let n = self.stack.len();
@@ -1082,7 +1084,7 @@ impl Vm {
                             };
                             tri!(ops::compare(k, &a, &b))
                         };
-                        self.stack.push(Value::Bool(r));
+                        self.stack.push_fast(Value::Bool(r));
                     }
                     Instr::Eq | Instr::Ne => {
                         let n = self.stack.len();
@@ -1097,12 +1099,12 @@ impl Vm {
                     Instr::Is => {
                         let b = pop!();
                         let a = pop!();
-                        self.stack.push(Value::Bool(a.is(&b)));
+                        self.stack.push_fast(Value::Bool(a.is(&b)));
                     }
                     Instr::IsNot => {
                         let b = pop!();
                         let a = pop!();
-                        self.stack.push(Value::Bool(!a.is(&b)));
+                        self.stack.push_fast(Value::Bool(!a.is(&b)));
                     }
                     Instr::In | Instr::NotIn => {
                         let n = self.stack.len();
@@ -1175,7 +1177,7 @@ impl Vm {
                         let next =
                             for_next!(matches!(instrs.get(ip), Some(Instr::UnpackSequence(2))));
                         match next {
-                            Some(v) => self.stack.push(v),
+                            Some(v) => self.stack.push_fast(v),
                             None => {
                                 self.iters.pop();
                                 jump!(t as usize);
@@ -1219,21 +1221,21 @@ impl Vm {
                     }
                     Instr::BuildTuple(n) => {
                         let items = self.stack.split_off(self.stack.len() - n as usize);
-                        self.stack.push(Value::tuple(items));
+                        self.stack.push_fast(Value::tuple(items));
                     }
                     Instr::BuildList(n) => {
                         let items = self.stack.split_off(self.stack.len() - n as usize);
-                        self.stack.push(Value::list(items));
+                        self.stack.push_fast(Value::list(items));
                     }
                     Instr::BuildSet(n) => {
                         let items = self.stack.split_off(self.stack.len() - n as usize);
                         let t = tri!(set_from(items));
-                        self.stack.push(Value::set(t));
+                        self.stack.push_fast(Value::set(t));
                     }
                     Instr::BuildMap(n) => {
                         let items = self.stack.split_off(self.stack.len() - 2 * n as usize);
                         let t = tri!(dict_from_flat(items));
-                        self.stack.push(Value::dict(t));
+                        self.stack.push_fast(Value::dict(t));
                     }
                     Instr::ListAppend(d) => {
                         let v = pop!();
@@ -1317,7 +1319,7 @@ impl Vm {
                         let v = pop!();
                         if let Value::List(l) = v {
                             let items = std::mem::take(&mut *l.items.lock());
-                            self.stack.push(Value::tuple(items));
+                            self.stack.push_fast(Value::tuple(items));
                         }
                     }
                     Instr::UnpackSequence(n) => {
@@ -1390,7 +1392,7 @@ impl Vm {
                             closure,
                             attrs: Default::default(),
                         };
-                        self.stack.push(Value::Func(Arc::new(f)));
+                        self.stack.push_fast(Value::Func(Arc::new(f)));
                     }
                     Instr::Call(argc) => {
                         save_ip!();
@@ -1416,7 +1418,7 @@ impl Vm {
                             if b.bound.is_none() {
                                 let bf = b.func;
                                 let r = tri!(self.call_native_from_stack(bf, fidx + 1));
-                                self.stack.push(r);
+                                self.stack.push_fast(r);
                                 continue;
                             }
                         }
@@ -1426,7 +1428,7 @@ impl Vm {
                             let r = tri!(self.call_with_stack_args(fidx + 1, |vm, args| {
                                 crate::builtins::construct(vm, t, args, &[])
                             }));
-                            self.stack.push(r);
+                            self.stack.push_fast(r);
                             continue;
                         }
                         call_out!(self.call_from_stack(fidx, argc as usize));
@@ -1485,7 +1487,7 @@ impl Vm {
                             self.executed += executed;
                             return Ok(v);
                         }
-                        self.stack.push(v);
+                        self.stack.push_fast(v);
                         continue 'frames;
                     }
                     Instr::Yield => {
@@ -1577,11 +1579,11 @@ impl Vm {
                             Some(s) => Value::Exc(s),
                             None => Value::None,
                         };
-                        self.stack.push(saved);
+                        self.stack.push_fast(saved);
                         if let Value::Exc(x) = &e {
                             self.exc_info = Some(x.clone());
                         }
-                        self.stack.push(e);
+                        self.stack.push_fast(e);
                     }
                     Instr::PopExcInfo => {
                         let saved = pop!();
@@ -1596,14 +1598,14 @@ impl Vm {
                             Value::Exc(e) => tri!(exc_matches(e.kind, &t)),
                             _ => false,
                         };
-                        self.stack.push(Value::Bool(r));
+                        self.stack.push_fast(Value::Bool(r));
                     }
                     Instr::SetupWith => {
                         let m = pop!();
                         save_ip!();
                         let entered = tri!(self.with_enter(&m));
-                        self.stack.push(m);
-                        self.stack.push(entered);
+                        self.stack.push_fast(m);
+                        self.stack.push_fast(entered);
                     }
                     Instr::WithExit => {
                         let m = pop!();
@@ -1628,7 +1630,7 @@ impl Vm {
                     Instr::ImportName(n) => {
                         save_ip!();
                         let m = tri!(crate::modules::import(self, &code.names[n as usize]));
-                        self.stack.push(m);
+                        self.stack.push_fast(m);
                     }
                     Instr::ImportFrom(n) => {
                         let name = &code.names[n as usize];
@@ -1638,7 +1640,7 @@ impl Vm {
                             _ => None,
                         };
                         match v {
-                            Some(v) => self.stack.push(v),
+                            Some(v) => self.stack.push_fast(v),
                             None => {
                                 let mname = match &m {
                                     Value::Module(md) => md.name.clone(),
@@ -1658,13 +1660,13 @@ impl Vm {
                         let spec = if flags & 4 != 0 { Some(pop!()) } else { None };
                         let v = pop!();
                         let s = tri!(crate::format::fstring_field(v, flags & 3, spec.as_ref()));
-                        self.stack.push(s);
+                        self.stack.push_fast(s);
                     }
                     Instr::BuildString(n) => {
                         let first = self.stack.len() - n as usize;
                         let s = tri!(crate::format::fstring_join(&self.stack[first..]));
                         self.stack.truncate(first);
-                        self.stack.push(s);
+                        self.stack.push_fast(s);
                     }
                     Instr::RaiseAssert(has_msg) => {
                         let args = if has_msg == 1 {
@@ -1752,7 +1754,7 @@ impl Vm {
                     self.gcache.resize(i + 1, (0, None));
                 }
                 self.gcache[i] = (ver, Some(v.clone()));
-                self.stack.push(v);
+                self.stack.push_fast(v);
                 Ok(())
             }
             None => err(
@@ -1805,7 +1807,7 @@ impl Vm {
                 frame.ip = h.target as usize;
                 self.stack.truncate(sb + h.depth as usize);
                 self.iters.truncate(ib + h.iters as usize);
-                self.stack.push(Value::Exc(exc));
+                self.stack.push_fast(Value::Exc(exc));
                 return Ok(());
             }
             let frame = self.frames.pop().unwrap();
@@ -1923,7 +1925,7 @@ impl Vm {
                     );
                 }
                 for x in items.into_iter().rev() {
-                    self.stack.push(x);
+                    self.stack.push_fast(x);
                 }
             }
             Some(after) => {
@@ -1942,11 +1944,11 @@ impl Vm {
                 let tail = items.split_off(items.len() - after);
                 let middle = items.split_off(before);
                 for x in tail.into_iter().rev() {
-                    self.stack.push(x);
+                    self.stack.push_fast(x);
                 }
-                self.stack.push(Value::list(middle));
+                self.stack.push_fast(Value::list(middle));
                 for x in items.into_iter().rev() {
-                    self.stack.push(x);
+                    self.stack.push_fast(x);
                 }
             }
         }
