@@ -127,9 +127,9 @@ pub fn hash_value(v: &Value) -> PResult<i64> {
 fn hash_value_slow(v: &Value) -> PResult<i64> {
     Ok(match v {
         Value::Int(i) => hash_i64(*i),
-        Value::Bool(b) => *b as i64,
+        Value::Bool(b) => b.get() as i64,
         Value::Str(s) => s.hash(),
-        Value::Float(f) => hash_f64(*f),
+        Value::Float(f) => hash_f64(f.get()),
         Value::BigInt(b) => hash_bigint(b),
         Value::None => 0x5f3759df,
         Value::Tuple(t) => {
@@ -240,9 +240,9 @@ pub enum Num<'a> {
 pub fn num_of(v: &Value) -> Option<Num<'_>> {
     match v {
         Value::Int(i) => Some(Num::I(*i)),
-        Value::Bool(b) => Some(Num::I(*b as i64)),
+        Value::Bool(b) => Some(Num::I(b.get() as i64)),
         Value::BigInt(b) => Some(Num::B(b)),
-        Value::Float(f) => Some(Num::F(*f)),
+        Value::Float(f) => Some(Num::F(f.get())),
         _ => None,
     }
 }
@@ -1066,6 +1066,8 @@ mod tests {
             .collect();
         assert_eq!(keys, (30..40).collect::<Vec<_>>());
         assert!(d.get(hash_i64(35), &Value::Int(35)).is_some());
-        assert!(d.get(hash_f64(35.0), &Value::Float(35.0)).is_some());
+        assert!(d
+            .get(hash_f64(35.0), &Value::Float(crate::value::F64::new(35.0)))
+            .is_some());
     }
 }

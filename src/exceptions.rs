@@ -191,7 +191,7 @@ impl ExcObj {
 fn os_error_subclass(args: &[Value]) -> ExcKind {
     let errno = match args.first() {
         Some(Value::Int(i)) if (2..=5).contains(&args.len()) => *i,
-        Some(Value::Bool(b)) if (2..=5).contains(&args.len()) => *b as i64,
+        Some(Value::Bool(b)) if (2..=5).contains(&args.len()) => b.get() as i64,
         _ => return ExcKind::OSError,
     };
     let Ok(errno) = i32::try_from(errno) else {

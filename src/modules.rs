@@ -228,7 +228,7 @@ fn sys_setswitchinterval(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 
 fn sys_getswitchinterval(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::noargs("sys.getswitchinterval", a, kw)?;
-    Ok(Value::Float(vm.rt.switch_interval()))
+    Ok(Value::Float(F64::new(vm.rt.switch_interval())))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,11 +264,11 @@ fn make_math() -> Module {
             ("isclose", m_isclose),
         ],
         vec![
-            ("pi", Value::Float(std::f64::consts::PI)),
-            ("e", Value::Float(std::f64::consts::E)),
-            ("tau", Value::Float(std::f64::consts::TAU)),
-            ("inf", Value::Float(f64::INFINITY)),
-            ("nan", Value::Float(f64::NAN)),
+            ("pi", Value::Float(F64::new(std::f64::consts::PI))),
+            ("e", Value::Float(F64::new(std::f64::consts::E))),
+            ("tau", Value::Float(F64::new(std::f64::consts::TAU))),
+            ("inf", Value::Float(F64::new(f64::INFINITY))),
+            ("nan", Value::Float(F64::new(f64::NAN))),
         ],
     )
 }
@@ -287,7 +287,7 @@ fn m_sqrt(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     if x < 0.0 {
         return domain();
     }
-    Ok(Value::Float(x.sqrt()))
+    Ok(Value::Float(F64::new(x.sqrt())))
 }
 
 fn int_round(a: &[Value], kw: Kw, name: &str, f: fn(f64) -> f64) -> PResult<Value> {
@@ -296,7 +296,7 @@ fn int_round(a: &[Value], kw: Kw, name: &str, f: fn(f64) -> f64) -> PResult<Valu
         return Ok(a[0].clone());
     }
     if let Value::Bool(b) = &a[0] {
-        return Ok(Value::Int(*b as i64));
+        return Ok(Value::Int(b.get() as i64));
     }
     if name == "trunc" && !matches!(a[0], Value::Float(_)) {
         return type_error(format!(
@@ -373,19 +373,23 @@ fn m_log(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             if lb == 0.0 {
                 return err(ExcKind::ZeroDivisionError, "float division by zero");
             }
-            Ok(Value::Float(x / lb))
+            Ok(Value::Float(F64::new(x / lb)))
         }
-        None => Ok(Value::Float(x)),
+        None => Ok(Value::Float(F64::new(x))),
     }
 }
 
 fn m_log2(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::onearg("math.log2", a, kw)?;
-    Ok(Value::Float(loghelper(&a[0], "log2", f64::log2)?))
+    Ok(Value::Float(F64::new(loghelper(&a[0], "log2", f64::log2)?)))
 }
 fn m_log10(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::onearg("math.log10", a, kw)?;
-    Ok(Value::Float(loghelper(&a[0], "log10", f64::log10)?))
+    Ok(Value::Float(F64::new(loghelper(
+        &a[0],
+        "log10",
+        f64::log10,
+    )?)))
 }
 fn m_exp(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let x = one("exp", a, kw)?;
@@ -393,40 +397,40 @@ fn m_exp(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     if r.is_infinite() && x.is_finite() {
         return err(ExcKind::OverflowError, "math range error");
     }
-    Ok(Value::Float(r))
+    Ok(Value::Float(F64::new(r)))
 }
 fn m_sin(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let x = one("sin", a, kw)?;
     if x.is_infinite() {
         return domain();
     }
-    Ok(Value::Float(x.sin()))
+    Ok(Value::Float(F64::new(x.sin())))
 }
 fn m_cos(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let x = one("cos", a, kw)?;
     if x.is_infinite() {
         return domain();
     }
-    Ok(Value::Float(x.cos()))
+    Ok(Value::Float(F64::new(x.cos())))
 }
 fn m_tan(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let x = one("tan", a, kw)?;
     if x.is_infinite() {
         return domain();
     }
-    Ok(Value::Float(x.tan()))
+    Ok(Value::Float(F64::new(x.tan())))
 }
 fn m_atan(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    Ok(Value::Float(one("atan", a, kw)?.atan()))
+    Ok(Value::Float(F64::new(one("atan", a, kw)?.atan())))
 }
 fn m_atan2(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::positional("math.atan2", "atan2", a, kw, 2, 2)?;
-    Ok(Value::Float(
+    Ok(Value::Float(F64::new(
         num_arg("atan2", &a[0])?.atan2(num_arg("atan2", &a[1])?),
-    ))
+    )))
 }
 fn m_fabs(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    Ok(Value::Float(one("fabs", a, kw)?.abs()))
+    Ok(Value::Float(F64::new(one("fabs", a, kw)?.abs())))
 }
 fn m_pow(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::positional("math.pow", "pow", a, kw, 2, 2)?;
@@ -469,7 +473,7 @@ fn m_pow(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         } else {
             0.0
         };
-        return Ok(Value::Float(r));
+        return Ok(Value::Float(F64::new(r)));
     }
     let r = x.powf(y);
     if r.is_nan() || (r.is_infinite() && x == 0.0) {
@@ -478,7 +482,7 @@ fn m_pow(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     if r.is_infinite() {
         return err(ExcKind::OverflowError, "math range error");
     }
-    Ok(Value::Float(r))
+    Ok(Value::Float(F64::new(r)))
 }
 fn m_hypot(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::no_kwargs("math.hypot", kw)?;
@@ -487,7 +491,7 @@ fn m_hypot(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         let x = num_arg("hypot", v)?;
         acc = acc.hypot(x);
     }
-    Ok(Value::Float(acc))
+    Ok(Value::Float(F64::new(acc)))
 }
 fn m_gcd(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::no_kwargs("math.gcd", kw)?;
@@ -507,7 +511,7 @@ fn m_factorial(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::onearg("math.factorial", a, kw)?;
     let n = match &a[0] {
         Value::Int(i) => *i,
-        Value::Bool(b) => *b as i64,
+        Value::Bool(b) => b.get() as i64,
         Value::Float(_) => return type_error("'float' object cannot be interpreted as an integer"),
         Value::BigInt(b) if b.is_negative() => {
             return err(
@@ -541,13 +545,13 @@ fn m_factorial(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     Ok(Value::from_bigint(acc))
 }
 fn m_isnan(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(one("isnan", a, kw)?.is_nan()))
+    Ok(Value::Bool(B64::new(one("isnan", a, kw)?.is_nan())))
 }
 fn m_isinf(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(one("isinf", a, kw)?.is_infinite()))
+    Ok(Value::Bool(B64::new(one("isinf", a, kw)?.is_infinite())))
 }
 fn m_isfinite(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(one("isfinite", a, kw)?.is_finite()))
+    Ok(Value::Bool(B64::new(one("isfinite", a, kw)?.is_finite())))
 }
 fn m_isclose(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let k = args::parse("isclose", a, kw, &["a", "b", "rel_tol", "abs_tol"], 0, 2, 2)?;
@@ -568,15 +572,15 @@ fn m_isclose(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         return err(ExcKind::ValueError, "tolerances must be non-negative");
     }
     if x == y {
-        return Ok(Value::Bool(true));
+        return Ok(Value::Bool(B64::True));
     }
     if x.is_infinite() || y.is_infinite() {
-        return Ok(Value::Bool(false));
+        return Ok(Value::Bool(B64::False));
     }
     let d = (x - y).abs();
-    Ok(Value::Bool(
+    Ok(Value::Bool(B64::new(
         d <= (rel * y.abs()).max(rel * x.abs()) || d <= abs,
-    ))
+    )))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -603,7 +607,7 @@ fn t_time(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    Ok(Value::Float(d.as_secs_f64()))
+    Ok(Value::Float(F64::new(d.as_secs_f64())))
 }
 
 fn clock(id: libc::clockid_t) -> f64 {
@@ -614,19 +618,21 @@ fn clock(id: libc::clockid_t) -> f64 {
 
 fn t_perf_counter(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::noargs("time.perf_counter", a, kw)?;
-    Ok(Value::Float(clock(libc::CLOCK_MONOTONIC)))
+    Ok(Value::Float(F64::new(clock(libc::CLOCK_MONOTONIC))))
 }
 fn t_monotonic(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::noargs("time.monotonic", a, kw)?;
-    Ok(Value::Float(clock(libc::CLOCK_MONOTONIC)))
+    Ok(Value::Float(F64::new(clock(libc::CLOCK_MONOTONIC))))
 }
 fn t_process_time(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::noargs("time.process_time", a, kw)?;
-    Ok(Value::Float(clock(libc::CLOCK_PROCESS_CPUTIME_ID)))
+    Ok(Value::Float(F64::new(clock(
+        libc::CLOCK_PROCESS_CPUTIME_ID,
+    ))))
 }
 fn t_thread_time(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::noargs("time.thread_time", a, kw)?;
-    Ok(Value::Float(clock(libc::CLOCK_THREAD_CPUTIME_ID)))
+    Ok(Value::Float(F64::new(clock(libc::CLOCK_THREAD_CPUTIME_ID))))
 }
 
 fn t_sleep(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -639,16 +645,16 @@ fn t_sleep(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     };
     let s = match &a[0] {
         Value::Float(f) => {
-            if f.is_nan() {
+            if f.get().is_nan() {
                 return err(ExcKind::ValueError, "Invalid value NaN (not a number)");
             }
-            if (f * 1e9).abs() >= 9.223_372_036_854_776e18 {
+            if (f.get() * 1e9).abs() >= 9.223_372_036_854_776e18 {
                 return err(
                     ExcKind::OverflowError,
                     "timestamp out of range for platform time_t",
                 );
             }
-            *f
+            f.get()
         }
         Value::Int(i) => {
             if i.checked_mul(1_000_000_000).is_none() {
@@ -656,7 +662,7 @@ fn t_sleep(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             }
             *i as f64
         }
-        Value::Bool(b) => *b as i64 as f64,
+        Value::Bool(b) => b.get() as i64 as f64,
         Value::BigInt(_) => return too_large(),
         v => {
             return type_error(format!(
@@ -805,9 +811,9 @@ fn make_random() -> Module {
 
 fn r_random(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::noargs("Random.random", a, kw)?;
-    Ok(Value::Float(
+    Ok(Value::Float(F64::new(
         (next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64),
-    ))
+    )))
 }
 
 /// A uniformly random integer in [0, n) for n > 0 (rejection sampling on n's bit length).
@@ -851,19 +857,19 @@ fn rr_index(v: &Value, what: &str) -> PResult<BigInt> {
     };
     match v {
         Value::Float(f) => {
-            if f.is_nan() {
+            if f.get().is_nan() {
                 return err(ExcKind::ValueError, "cannot convert float NaN to integer");
             }
-            if f.is_infinite() {
+            if f.get().is_infinite() {
                 return err(
                     ExcKind::OverflowError,
                     "cannot convert float infinity to integer",
                 );
             }
-            if f.fract() != 0.0 {
+            if f.get().fract() != 0.0 {
                 return non_integer();
             }
-            Ok(BigInt::from_f64(*f).unwrap_or_default())
+            Ok(BigInt::from_f64(f.get()).unwrap_or_default())
         }
         Value::Str(_) => {
             crate::builtins::int_of(v)?;
@@ -943,7 +949,7 @@ fn r_uniform(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     // a + (b - a) * random(), with Python's operator errors.
     let width = ops::sub(b, a)?;
     let r = (next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-    ops::add(a, &ops::mul(&width, &Value::Float(r))?)
+    ops::add(a, &ops::mul(&width, &Value::Float(F64::new(r)))?)
 }
 
 fn r_choice(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {

@@ -88,7 +88,7 @@ fn unsupported<T>(op: &str, a: &Value, b: &Value) -> PResult<T> {
 pub fn to_bigint(v: &Value) -> Option<BigInt> {
     match v {
         Value::Int(i) => Some(BigInt::from(*i)),
-        Value::Bool(b) => Some(BigInt::from(*b as i64)),
+        Value::Bool(b) => Some(BigInt::from(b.get() as i64)),
         Value::BigInt(b) => Some((**b).clone()),
         _ => None,
     }
@@ -101,9 +101,9 @@ fn is_int(v: &Value) -> bool {
 /// An int or float as f64 (OverflowError for ints too large).
 pub fn to_f64(v: &Value) -> PResult<Option<f64>> {
     Ok(match v {
-        Value::Float(f) => Some(*f),
+        Value::Float(f) => Some(f.get()),
         Value::Int(i) => Some(*i as f64),
-        Value::Bool(b) => Some(*b as i64 as f64),
+        Value::Bool(b) => Some(b.get() as i64 as f64),
         Value::BigInt(b) => match b.to_f64() {
             Some(f) if f.is_finite() => Some(f),
             _ => return err(ExcKind::OverflowError, "int too large to convert to float"),
@@ -115,7 +115,7 @@ pub fn to_f64(v: &Value) -> PResult<Option<f64>> {
 fn small_or_big(a: &Value) -> Option<Result<i64, BigInt>> {
     match a {
         Value::Int(i) => Some(Ok(*i)),
-        Value::Bool(b) => Some(Ok(*b as i64)),
+        Value::Bool(b) => Some(Ok(b.get() as i64)),
         Value::BigInt(b) => Some(Err((**b).clone())),
         _ => None,
     }
@@ -132,7 +132,7 @@ pub fn add(a: &Value, b: &Value) -> PResult<Value> {
             Some(r) => Value::Int(r),
             None => Value::from_bigint(BigInt::from(*x) + y),
         }),
-        (Value::Float(x), Value::Float(y)) => Ok(Value::Float(x + y)),
+        (Value::Float(x), Value::Float(y)) => Ok(Value::Float(F64::new(x.get() + y.get()))),
         (Value::Str(x), Value::Str(y)) => Ok(str_concat(x, y)),
         (Value::List(x), Value::List(y)) => {
             let mut v = x.items.lock().clone();
@@ -203,7 +203,7 @@ pub fn sub(a: &Value, b: &Value) -> PResult<Value> {
             Some(r) => Value::Int(r),
             None => Value::from_bigint(BigInt::from(*x) - y),
         }),
-        (Value::Float(x), Value::Float(y)) => Ok(Value::Float(x - y)),
+        (Value::Float(x), Value::Float(y)) => Ok(Value::Float(F64::new(x.get() - y.get()))),
         (Value::Set(x), Value::Set(y)) => set_op(BinOp::Sub, x, y),
         _ => arith(BinOp::Sub, a, b),
     }
@@ -216,7 +216,7 @@ pub fn mul(a: &Value, b: &Value) -> PResult<Value> {
             Some(r) => Value::Int(r),
             None => Value::from_bigint(BigInt::from(*x) * y),
         }),
-        (Value::Float(x), Value::Float(y)) => Ok(Value::Float(x * y)),
+        (Value::Float(x), Value::Float(y)) => Ok(Value::Float(F64::new(x.get() * y.get()))),
         (Value::Str(_) | Value::List(_) | Value::Tuple(_), _) if is_int(b) => repeat(a, b),
         (_, Value::Str(_) | Value::List(_) | Value::Tuple(_)) if is_int(a) => repeat(b, a),
         (Value::Str(_) | Value::List(_) | Value::Tuple(_), _)
@@ -247,7 +247,7 @@ pub fn mul(a: &Value, b: &Value) -> PResult<Value> {
 fn repeat(seq: &Value, n: &Value) -> PResult<Value> {
     let count = match n {
         Value::Int(i) => *i,
-        Value::Bool(b) => *b as i64,
+        Value::Bool(b) => b.get() as i64,
         Value::BigInt(b) => {
             if b.is_negative() {
                 0
@@ -329,9 +329,9 @@ pub fn arith(op: BinOp, a: &Value, b: &Value) -> PResult<Value> {
             // Both ints (bool counts as int); bool OP bool stays a bool for & | ^.
             if let (Value::Bool(p), Value::Bool(q)) = (a, b) {
                 match op {
-                    BinOp::BitAnd => return Ok(Value::Bool(*p & *q)),
-                    BinOp::BitOr => return Ok(Value::Bool(*p | *q)),
-                    BinOp::BitXor => return Ok(Value::Bool(*p ^ *q)),
+                    BinOp::BitAnd => return Ok(Value::Bool(B64::new(p.get() & q.get()))),
+                    BinOp::BitOr => return Ok(Value::Bool(B64::new(p.get() | q.get()))),
+                    BinOp::BitXor => return Ok(Value::Bool(B64::new(p.get() ^ q.get()))),
                     _ => {}
                 }
             }
@@ -350,9 +350,9 @@ pub fn arith(op: BinOp, a: &Value, b: &Value) -> PResult<Value> {
             };
             if let (Value::Bool(p), Value::Bool(q)) = (a, b) {
                 match op {
-                    BinOp::BitAnd => return Ok(Value::Bool(*p & *q)),
-                    BinOp::BitOr => return Ok(Value::Bool(*p | *q)),
-                    BinOp::BitXor => return Ok(Value::Bool(*p ^ *q)),
+                    BinOp::BitAnd => return Ok(Value::Bool(B64::new(p.get() & q.get()))),
+                    BinOp::BitOr => return Ok(Value::Bool(B64::new(p.get() | q.get()))),
+                    BinOp::BitXor => return Ok(Value::Bool(B64::new(p.get() ^ q.get()))),
                     _ => {}
                 }
             }
@@ -448,7 +448,7 @@ fn int_op_small(op: BinOp, x: i64, y: i64) -> PResult<Option<Value>> {
                 return err(ExcKind::ZeroDivisionError, "division by zero");
             }
             if x.unsigned_abs() < (1 << 53) && y.unsigned_abs() < (1 << 53) {
-                Some(Value::Float(x as f64 / y as f64))
+                Some(Value::Float(F64::new(x as f64 / y as f64)))
             } else {
                 None
             }
@@ -481,7 +481,7 @@ fn int_op_small(op: BinOp, x: i64, y: i64) -> PResult<Option<Value>> {
                         "0.0 cannot be raised to a negative power",
                     );
                 }
-                Some(Value::Float((x as f64).powf(y as f64)))
+                Some(Value::Float(F64::new((x as f64).powf(y as f64))))
             } else if y <= u32::MAX as i64 {
                 x.checked_pow(y as u32).map(Value::Int)
             } else {
@@ -531,7 +531,7 @@ fn int_op_big(op: BinOp, x: &BigInt, y: &BigInt) -> PResult<Value> {
             if y.is_zero() {
                 return err(ExcKind::ZeroDivisionError, "division by zero");
             }
-            Value::Float(big_true_div(x, y)?)
+            Value::Float(F64::new(big_true_div(x, y)?))
         }
         BinOp::FloorDiv => {
             if y.is_zero() {
@@ -558,7 +558,7 @@ fn int_op_big(op: BinOp, x: &BigInt, y: &BigInt) -> PResult<Value> {
                 }
                 let fx = x.to_f64().unwrap_or(f64::INFINITY);
                 let fy = y.to_f64().unwrap_or(f64::NEG_INFINITY);
-                return Ok(Value::Float(fx.powf(fy)));
+                return Ok(Value::Float(F64::new(fx.powf(fy))));
             }
             if x.is_zero() || x.is_one() {
                 return Ok(Value::from_bigint(x.clone()));
@@ -647,26 +647,26 @@ fn big_true_div(x: &BigInt, y: &BigInt) -> PResult<f64> {
 
 fn float_op(op: BinOp, x: f64, y: f64, a: &Value, b: &Value) -> PResult<Value> {
     Ok(Value::Float(match op {
-        BinOp::Add => x + y,
-        BinOp::Sub => x - y,
-        BinOp::Mul => x * y,
+        BinOp::Add => F64::new(x + y),
+        BinOp::Sub => F64::new(x - y),
+        BinOp::Mul => F64::new(x * y),
         BinOp::Div => {
             if y == 0.0 {
                 return err(ExcKind::ZeroDivisionError, "float division by zero");
             }
-            x / y
+            F64::new(x / y)
         }
         BinOp::FloorDiv => {
             if y == 0.0 {
                 return err(ExcKind::ZeroDivisionError, "float floor division by zero");
             }
-            float_divmod(x, y).0
+            F64::new(float_divmod(x, y).0)
         }
         BinOp::Mod => {
             if y == 0.0 {
                 return err(ExcKind::ZeroDivisionError, "float modulo");
             }
-            float_divmod(x, y).1
+            F64::new(float_divmod(x, y).1)
         }
         BinOp::Pow => {
             if x == 0.0 && y < 0.0 {
@@ -685,7 +685,7 @@ fn float_op(op: BinOp, x: f64, y: f64, a: &Value, b: &Value) -> PResult<Value> {
                     "(34, 'Numerical result out of range')",
                 );
             }
-            r
+            F64::new(r)
         }
         _ => return unsupported(binop_symbol(op as u32), a, b),
     }))
@@ -767,9 +767,9 @@ pub fn neg(a: &Value) -> PResult<Value> {
             Some(r) => Value::Int(r),
             None => Value::from_bigint(-BigInt::from(*i)),
         },
-        Value::Bool(b) => Value::Int(-(*b as i64)),
+        Value::Bool(b) => Value::Int(-(b.get() as i64)),
         Value::BigInt(b) => Value::from_bigint(-(**b).clone()),
-        Value::Float(f) => Value::Float(-f),
+        Value::Float(f) => Value::Float(F64::new(-f.get())),
         _ => return type_error(format!("bad operand type for unary -: '{}'", a.type_name())),
     })
 }
@@ -778,7 +778,7 @@ pub fn neg(a: &Value) -> PResult<Value> {
 pub fn pos(a: &Value) -> PResult<Value> {
     Ok(match a {
         Value::Int(_) | Value::BigInt(_) | Value::Float(_) => a.clone(),
-        Value::Bool(b) => Value::Int(*b as i64),
+        Value::Bool(b) => Value::Int(b.get() as i64),
         _ => return type_error(format!("bad operand type for unary +: '{}'", a.type_name())),
     })
 }
@@ -787,7 +787,7 @@ pub fn pos(a: &Value) -> PResult<Value> {
 pub fn invert(a: &Value) -> PResult<Value> {
     Ok(match a {
         Value::Int(i) => Value::Int(!i),
-        Value::Bool(b) => Value::Int(!(*b as i64)),
+        Value::Bool(b) => Value::Int(!(b.get() as i64)),
         Value::BigInt(b) => Value::from_bigint(-(**b).clone() - 1),
         _ => return type_error(format!("bad operand type for unary ~: '{}'", a.type_name())),
     })
@@ -981,6 +981,7 @@ pub fn compare(op: CmpKind, a: &Value, b: &Value) -> PResult<bool> {
         return Ok(op.test(x.cmp(y)));
     }
     if let (Value::Float(x), Value::Float(y)) = (a, b) {
+        let (x, y) = (x.get(), y.get());
         return Ok(match op {
             CmpKind::Lt => x < y,
             CmpKind::Le => x <= y,
@@ -1113,10 +1114,12 @@ pub fn contains(hay: &Value, needle: &Value) -> PResult<Option<bool>> {
         Value::Range(r) => {
             let n: Option<i128> = match needle {
                 Value::Int(i) => Some(*i as i128),
-                Value::Bool(b) => Some(*b as i128),
+                Value::Bool(b) => Some(b.get() as i128),
                 Value::BigInt(b) => b.to_i128(),
-                Value::Float(f) if f.fract() == 0.0 && f.is_finite() && f.abs() < 1e38 => {
-                    Some(*f as i128)
+                Value::Float(f)
+                    if f.get().fract() == 0.0 && f.get().is_finite() && f.get().abs() < 1e38 =>
+                {
+                    Some(f.get() as i128)
                 }
                 _ => None,
             };
@@ -1222,8 +1225,8 @@ pub fn repr_into(v: &Value, out: &mut String) {
     match v {
         Value::None => out.push_str("None"),
         Value::Unbound => out.push_str("<unbound>"),
-        Value::Bool(true) => out.push_str("True"),
-        Value::Bool(false) => out.push_str("False"),
+        Value::Bool(B64::True) => out.push_str("True"),
+        Value::Bool(B64::False) => out.push_str("False"),
         Value::Int(i) => crate::format::push_i64(out, *i),
         Value::BigInt(b) => match crate::format::int_to_decimal(b) {
             Ok(d) => out.push_str(&d),
@@ -1233,7 +1236,7 @@ pub fn repr_into(v: &Value, out: &mut String) {
                 out.push_str("<int too long>");
             }
         },
-        Value::Float(f) => out.push_str(&crate::format::float_repr(*f)),
+        Value::Float(f) => out.push_str(&crate::format::float_repr(f.get())),
         Value::Str(s) => str_repr_into(&s.s, out),
         Value::List(_) | Value::Tuple(_) | Value::Dict(_) | Value::Set(_) => container_repr(v, out),
         Value::Range(r) => {
@@ -1489,7 +1492,7 @@ pub fn exc_str(e: &ExcObj) -> String {
 pub fn as_index(v: &Value, what: impl FnOnce() -> String) -> PResult<i64> {
     match v {
         Value::Int(i) => Ok(*i),
-        Value::Bool(b) => Ok(*b as i64),
+        Value::Bool(b) => Ok(b.get() as i64),
         Value::BigInt(_) => err(
             ExcKind::IndexError,
             "cannot fit 'int' into an index-sized integer",

@@ -132,7 +132,7 @@ pub fn system_exit_status(exc: &ExcObj) -> i32 {
     match exc.args.first() {
         None | Some(crate::value::Value::None) => 0,
         Some(crate::value::Value::Int(i)) => *i as i32,
-        Some(crate::value::Value::Bool(b)) => *b as i32,
+        Some(crate::value::Value::Bool(b)) => b.get() as i32,
         Some(other) => {
             crate::builtins::io::write_stderr(&format!("{}\n", ops::to_str(other)));
             1

@@ -380,7 +380,7 @@ pub fn pyfunc(
 pub fn ssize(v: &Value) -> PResult<i64> {
     match v {
         Value::Int(i) => Ok(*i),
-        Value::Bool(b) => Ok(*b as i64),
+        Value::Bool(b) => Ok(b.get() as i64),
         Value::BigInt(_) => crate::ops::err(
             crate::exceptions::ExcKind::OverflowError,
             "Python int too large to convert to C ssize_t",
@@ -397,7 +397,7 @@ pub fn ssize(v: &Value) -> PResult<i64> {
 pub fn slice_index(v: &Value, what: &str) -> PResult<i64> {
     match v {
         Value::Int(i) => Ok(*i),
-        Value::Bool(b) => Ok(*b as i64),
+        Value::Bool(b) => Ok(b.get() as i64),
         Value::BigInt(b) => Ok(if num_traits::Signed::is_negative(&**b) {
             i64::MIN
         } else {

@@ -298,7 +298,7 @@ pub fn b_open(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             )
         })?;
     }
-    let unbuffered = matches!(k[2], Some(Value::Int(0)) | Some(Value::Bool(false)));
+    let unbuffered = matches!(k[2], Some(Value::Int(0)) | Some(Value::Bool(B64::False)));
     opt_str(&k[3], "encoding")?;
     opt_str(&k[4], "errors")?;
     let newline = opt_str(&k[5], "newline")?;
@@ -533,7 +533,7 @@ impl NativeObj for TextFile {
             "flush" => method("flush", f_flush, this),
             "name" => Value::str(self.name.clone()),
             "mode" => Value::str(self.mode.clone()),
-            "closed" => Value::Bool(matches!(*self.handle.lock(), Handle::Closed)),
+            "closed" => Value::Bool(B64::new(matches!(*self.handle.lock(), Handle::Closed))),
             _ => return None,
         })
     }

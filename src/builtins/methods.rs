@@ -726,9 +726,9 @@ fn prefix_common(a: &[Value], kw: Kw, name: &str, start: bool) -> PResult<Value>
     if let [_, Value::Str(p)] = a {
         // No start/end: a byte-wise prefix/suffix test is the code-point one.
         return Ok(Value::Bool(if start {
-            s.s.starts_with(p.s.as_str())
+            B64::new(s.s.starts_with(p.s.as_str()))
         } else {
-            s.s.ends_with(p.s.as_str())
+            B64::new(s.s.ends_with(p.s.as_str()))
         }));
     }
     let (lo, hi) = str_span(s.char_len(), opt_index(a.get(2))?, opt_index(a.get(3))?);
@@ -748,13 +748,13 @@ fn prefix_common(a: &[Value], kw: Kw, name: &str, start: bool) -> PResult<Value>
         }
     };
     match &a[1] {
-        Value::Str(p) => Ok(Value::Bool(test(&p.s))),
+        Value::Str(p) => Ok(Value::Bool(B64::new(test(&p.s)))),
         Value::Tuple(t) => {
             for x in t.items.iter() {
                 match x {
                     Value::Str(p) => {
                         if test(&p.s) {
-                            return Ok(Value::Bool(true));
+                            return Ok(Value::Bool(B64::True));
                         }
                     }
                     other => {
@@ -766,7 +766,7 @@ fn prefix_common(a: &[Value], kw: Kw, name: &str, start: bool) -> PResult<Value>
                     }
                 }
             }
-            Ok(Value::Bool(false))
+            Ok(Value::Bool(B64::False))
         }
         v => type_error(format!(
             "{} first arg must be str or a tuple of str, not {}",
@@ -862,7 +862,7 @@ fn str_count(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn char_test(a: &[Value], kw: Kw, name: &str, f: fn(char) -> bool) -> PResult<Value> {
     let s = recv_str(a, name)?;
     args::noargs(&format!("str.{}", name), &a[1..], kw)?;
-    Ok(Value::Bool(!s.s.is_empty() && s.s.chars().all(f)))
+    Ok(Value::Bool(B64::new(!s.s.is_empty() && s.s.chars().all(f))))
 }
 fn str_isdigit(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     char_test(a, kw, "isdigit", super::unicode::is_digit)
@@ -888,11 +888,11 @@ fn str_isupper(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let mut cased = false;
     for c in s.s.chars() {
         if c.is_lowercase() || super::unicode::is_titlecase(c) {
-            return Ok(Value::Bool(false));
+            return Ok(Value::Bool(B64::False));
         }
         cased |= c.is_uppercase();
     }
-    Ok(Value::Bool(cased))
+    Ok(Value::Bool(B64::new(cased)))
 }
 fn str_islower(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "islower")?;
@@ -900,11 +900,11 @@ fn str_islower(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let mut cased = false;
     for c in s.s.chars() {
         if c.is_uppercase() || super::unicode::is_titlecase(c) {
-            return Ok(Value::Bool(false));
+            return Ok(Value::Bool(B64::False));
         }
         cased |= c.is_lowercase();
     }
-    Ok(Value::Bool(cased))
+    Ok(Value::Bool(B64::new(cased)))
 }
 
 fn str_splitlines(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -914,7 +914,7 @@ fn str_splitlines(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let keep = match k[0].as_ref() {
         None => false,
         Some(Value::Int(i)) if i32::try_from(*i).is_ok() => *i != 0,
-        Some(Value::Bool(b)) => *b,
+        Some(Value::Bool(b)) => b.get(),
         Some(Value::Int(_) | Value::BigInt(_)) => {
             return err(
                 ExcKind::OverflowError,
@@ -2114,7 +2114,7 @@ fn set_issubset(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let o = other_set(vm, &a[1])?;
     let mine = s.table.lock().clone();
     let r = mine.iter_hashed().all(|(h, k)| o.contains(h, k));
-    Ok(Value::Bool(r))
+    Ok(Value::Bool(B64::new(r)))
 }
 
 fn set_issuperset(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -2123,7 +2123,7 @@ fn set_issuperset(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let o = other_set(vm, &a[1])?;
     let mine = s.table.lock().clone();
     let r = o.iter_hashed().all(|(h, k)| mine.contains(h, k));
-    Ok(Value::Bool(r))
+    Ok(Value::Bool(B64::new(r)))
 }
 
 fn set_isdisjoint(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -2132,7 +2132,7 @@ fn set_isdisjoint(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let o = other_set(vm, &a[1])?;
     let mine = s.table.lock().clone();
     let r = !mine.iter_hashed().any(|(h, k)| o.contains(h, k));
-    Ok(Value::Bool(r))
+    Ok(Value::Bool(B64::new(r)))
 }
 
 fn set_update(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -2186,12 +2186,12 @@ fn range_position(r: &RangeObj, x: &Value) -> Result<Option<i128>, ()> {
     use num_traits::ToPrimitive;
     let v = match x {
         Value::Int(i) => *i as i128,
-        Value::Bool(b) => *b as i128,
+        Value::Bool(b) => b.get() as i128,
         Value::BigInt(b) => match b.to_i128() {
             Some(v) => v,
             None => return Ok(None),
         },
-        Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e38 => *f as i128,
+        Value::Float(f) if f.get().fract() == 0.0 && f.get().abs() < 1e38 => f.get() as i128,
         Value::Float(_) => return Ok(None),
         _ => return Err(()),
     };

@@ -274,9 +274,9 @@ fn b_abs(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             Some(r) => Value::Int(r),
             None => Value::from_bigint(BigInt::from(*i).abs()),
         },
-        Value::Bool(b) => Value::Int(*b as i64),
+        Value::Bool(b) => Value::Int(b.get() as i64),
         Value::BigInt(b) => Value::from_bigint(b.abs()),
-        Value::Float(f) => Value::Float(f.abs()),
+        Value::Float(f) => Value::Float(F64::new(f.get().abs())),
         v => return type_error(format!("bad operand type for abs(): '{}'", v.type_name())),
     })
 }
@@ -411,7 +411,7 @@ fn b_sum(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
                 Some(r) => Value::Int(r),
                 None => ops::add(&acc, &x)?,
             },
-            (Value::Float(p), Value::Float(q)) => Value::Float(p + q),
+            (Value::Float(p), Value::Float(q)) => Value::Float(F64::new(p.get() + q.get())),
             _ => ops::add(&acc, &x)?,
         };
     }
@@ -796,10 +796,10 @@ fn b_any(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let mut it = crate::vm::LoopIter::new(&a[0])?;
     while let Some(x) = vm.loop_next(&mut it)? {
         if x.truthy() {
-            return Ok(Value::Bool(true));
+            return Ok(Value::Bool(B64::True));
         }
     }
-    Ok(Value::Bool(false))
+    Ok(Value::Bool(B64::False))
 }
 
 fn b_all(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -807,10 +807,10 @@ fn b_all(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let mut it = crate::vm::LoopIter::new(&a[0])?;
     while let Some(x) = vm.loop_next(&mut it)? {
         if !x.truthy() {
-            return Ok(Value::Bool(false));
+            return Ok(Value::Bool(B64::False));
         }
     }
-    Ok(Value::Bool(true))
+    Ok(Value::Bool(B64::True))
 }
 
 fn b_repr(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -859,7 +859,7 @@ fn type_matches(v: &Value, t: &Value) -> PResult<bool> {
 
 fn b_isinstance(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::positional("isinstance", "isinstance", a, kw, 2, 2)?;
-    Ok(Value::Bool(type_matches(&a[0], &a[1])?))
+    Ok(Value::Bool(B64::new(type_matches(&a[0], &a[1])?)))
 }
 
 fn b_hash(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -878,8 +878,8 @@ fn b_id(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     Ok(Value::Int(match &a[0] {
         Value::Int(i) => 0x7f00_0000_0000 + i.wrapping_mul(32),
         Value::None => 0x7f00_0000_0010,
-        Value::Bool(b) => 0x7f00_0000_0020 + *b as i64 * 32,
-        Value::Float(f) => f.to_bits() as i64 >> 4,
+        Value::Bool(b) => 0x7f00_0000_0020 + b.get() as i64 * 32,
+        Value::Float(f) => f.get().to_bits() as i64 >> 4,
         Value::Type(t) => {
             0x7e00_0000_0000 + crate::dict::hash_value(&Value::Type(*t)).unwrap_or(0) % 4096 * 64
         }
@@ -894,16 +894,16 @@ fn b_round(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let a = std::slice::from_ref(number);
     match (&a[0], nd) {
         (Value::Float(f), None) => {
-            if f.is_nan() {
+            if f.get().is_nan() {
                 return err(ExcKind::ValueError, "cannot convert float NaN to integer");
             }
-            if f.is_infinite() {
+            if f.get().is_infinite() {
                 return err(
                     ExcKind::OverflowError,
                     "cannot convert float infinity to integer",
                 );
             }
-            let r = round_half_even(*f);
+            let r = round_half_even(f.get());
             Ok(float_to_int(r))
         }
         (Value::Float(f), Some(n)) => {
@@ -914,7 +914,7 @@ fn b_round(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
                     n.type_name()
                 ),
             )?;
-            Ok(Value::Float(round_float_digits(*f, n)))
+            Ok(Value::Float(F64::new(round_float_digits(f.get(), n))))
         }
         (Value::Int(_) | Value::BigInt(_) | Value::Bool(_), None) => Ok(ops::pos(&a[0])?),
         (Value::Int(_) | Value::BigInt(_) | Value::Bool(_), Some(n)) => {
@@ -1033,7 +1033,10 @@ fn b_divmod(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             return err(ExcKind::ZeroDivisionError, "float divmod()");
         }
         let (q, r) = ops::float_divmod(fx, fy);
-        return Ok(Value::tuple(vec![Value::Float(q), Value::Float(r)]));
+        return Ok(Value::tuple(vec![
+            Value::Float(F64::new(q)),
+            Value::Float(F64::new(r)),
+        ]));
     }
     let q = ops::arith(crate::ast::BinOp::FloorDiv, x, y)?;
     let r = ops::arith(crate::ast::BinOp::Mod, x, y)?;
@@ -1086,7 +1089,7 @@ fn b_chr(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::onearg("chr", a, kw)?;
     let i = match &a[0] {
         Value::Int(i) => *i,
-        Value::Bool(b) => *b as i64,
+        Value::Bool(b) => b.get() as i64,
         Value::BigInt(_) => {
             return err(
                 ExcKind::OverflowError,
@@ -1218,9 +1221,9 @@ fn b_next(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn b_callable(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::onearg("callable", a, kw)?;
     Ok(Value::Bool(match &a[0] {
-        Value::Func(_) | Value::Builtin(_) | Value::Type(_) => true,
-        Value::Native(n) => n.0.is_callable(),
-        _ => false,
+        Value::Func(_) | Value::Builtin(_) | Value::Type(_) => B64::new(true),
+        Value::Native(n) => B64::new(n.0.is_callable()),
+        _ => B64::new(false),
     }))
 }
 
@@ -1255,9 +1258,9 @@ pub fn format_value(v: &Value, spec: &str) -> PResult<String> {
     }
     let r = match v {
         Value::Int(i) => f::format_i64(*i, &parsed),
-        Value::Bool(b) => f::format_bool(*b, &parsed),
+        Value::Bool(b) => f::format_bool(b.get(), &parsed),
         Value::BigInt(b) => f::format_bigint(b, &parsed),
-        Value::Float(x) => f::format_float(*x, &parsed),
+        Value::Float(x) => f::format_float(x.get(), &parsed),
         Value::Str(s) => f::format_str(&s.s, &parsed),
         other => {
             return type_error(format!(
@@ -1284,8 +1287,8 @@ pub fn percent_format(fmt: &str, args: &Value) -> PResult<Value> {
         match v {
             Value::Int(i) => PercentArg::SmallInt(*i),
             Value::BigInt(b) => PercentArg::Int(b),
-            Value::Bool(b) => PercentArg::Bool(*b),
-            Value::Float(f) => PercentArg::Float(*f),
+            Value::Bool(b) => PercentArg::Bool(b.get()),
+            Value::Float(f) => PercentArg::Float(f.get()),
             Value::Str(s) => PercentArg::Str(&s.s),
             other => PercentArg::Obj {
                 type_name: other.type_name(),
@@ -1297,8 +1300,8 @@ pub fn percent_format(fmt: &str, args: &Value) -> PResult<Value> {
     fn owned(v: &Value) -> PercentArg<'static> {
         match v {
             Value::Int(i) => PercentArg::SmallInt(*i),
-            Value::Bool(b) => PercentArg::Bool(*b),
-            Value::Float(f) => PercentArg::Float(*f),
+            Value::Bool(b) => PercentArg::Bool(b.get()),
+            Value::Float(f) => PercentArg::Float(f.get()),
             other => PercentArg::Obj {
                 type_name: other.type_name(),
                 str: Cow::Owned(ops::to_str(other)),
@@ -1396,15 +1399,15 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
             args::no_kwargs("float", kw)?;
             args::range("float", a, 0, 1)?;
             match a.first() {
-                None => Ok(Value::Float(0.0)),
+                None => Ok(Value::Float(F64::new(0.0))),
                 Some(Value::Float(f)) => Ok(Value::Float(*f)),
                 Some(Value::Str(s)) => match crate::format::parse_float_str_py(&s.s) {
-                    Ok(f) if f.is_nan() => Ok(Value::Float(fresh_nan(f))),
-                    Ok(f) => Ok(Value::Float(f)),
+                    Ok(f) if f.is_nan() => Ok(Value::Float(F64::new(fresh_nan(f)))),
+                    Ok(f) => Ok(Value::Float(F64::new(f))),
                     Err(m) => err(ExcKind::ValueError, m),
                 },
                 Some(v) => match ops::to_f64(v)? {
-                    Some(f) => Ok(Value::Float(f)),
+                    Some(f) => Ok(Value::Float(F64::new(f))),
                     None => type_error(format!(
                         "float() argument must be a string or a real number, not '{}'",
                         v.type_name()
@@ -1425,7 +1428,9 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
         }
         TypeKind::Bool => {
             args::positional("bool", "bool", a, kw, 0, 1)?;
-            Ok(Value::Bool(a.first().map(|v| v.truthy()).unwrap_or(false)))
+            Ok(Value::Bool(B64::new(
+                a.first().map(|v| v.truthy()).unwrap_or(false),
+            )))
         }
         TypeKind::List => {
             args::no_kwargs("list", kw)?;
@@ -1470,7 +1475,7 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
             let idx = |v: &Value| -> PResult<i128> {
                 match v {
                     Value::Int(i) => Ok(*i as i128),
-                    Value::Bool(b) => Ok(*b as i128),
+                    Value::Bool(b) => Ok(b.get() as i128),
                     Value::BigInt(b) => num_traits::ToPrimitive::to_i128(&**b).ok_or_else(|| {
                         ExcObj::new(
                             ExcKind::OverflowError,
@@ -1576,18 +1581,18 @@ fn fresh_nan(f: f64) -> f64 {
 pub fn int_of(x: &Value) -> PResult<Value> {
     match x {
         Value::Int(_) | Value::BigInt(_) => Ok(x.clone()),
-        Value::Bool(b) => Ok(Value::Int(*b as i64)),
+        Value::Bool(b) => Ok(Value::Int(b.get() as i64)),
         Value::Float(f) => {
-            if f.is_nan() {
+            if f.get().is_nan() {
                 return err(ExcKind::ValueError, "cannot convert float NaN to integer");
             }
-            if f.is_infinite() {
+            if f.get().is_infinite() {
                 return err(
                     ExcKind::OverflowError,
                     "cannot convert float infinity to integer",
                 );
             }
-            Ok(float_to_int(f.trunc()))
+            Ok(float_to_int(f.get().trunc()))
         }
         Value::Str(s) => match crate::format::parse_int_str_py(&s.s, 10) {
             Ok(v) => Ok(Value::from_bigint(v)),

@@ -21,7 +21,7 @@ pub fn slice_indices_wide(s: &SliceObj, len: i128) -> PResult<(i128, i128, i128,
         match v {
             Value::None => Ok(None),
             Value::Int(i) => Ok(Some(*i as i128)),
-            Value::Bool(b) => Ok(Some(*b as i128)),
+            Value::Bool(b) => Ok(Some(b.get() as i128)),
             Value::BigInt(b) => Ok(Some(num_traits::ToPrimitive::to_i128(&**b).unwrap_or(
                 if num_traits::Signed::is_negative(&**b) {
                     i128::MIN / 4
@@ -159,7 +159,7 @@ fn norm_index(i: i64, len: usize) -> Option<usize> {
 fn index_of(v: &Value, type_name: &str, text: bool) -> PResult<i64> {
     match v {
         Value::Int(i) => Ok(*i),
-        Value::Bool(b) => Ok(*b as i64),
+        Value::Bool(b) => Ok(b.get() as i64),
         Value::BigInt(_) => err(
             ExcKind::IndexError,
             "cannot fit 'int' into an index-sized integer",

@@ -115,8 +115,8 @@ fn decode_message(v: Value) -> Message {
     if let Value::Tuple(t) = &v {
         if t.items.len() == 2 {
             match (&t.items[0], &t.items[1]) {
-                (Value::Bool(true), x) => return Some(Ok(x.clone())),
-                (Value::Bool(false), Value::Exc(e)) => return Some(Err(e.clone())),
+                (Value::Bool(B64::True), x) => return Some(Ok(x.clone())),
+                (Value::Bool(B64::False), Value::Exc(e)) => return Some(Err(e.clone())),
                 _ => {}
             }
         }
@@ -462,12 +462,12 @@ fn child_main(vm: &mut Vm, body: Body, w: OwnedFd) -> ! {
     let depth = max_depth(vm);
     let pid = my_pid();
     let send_err = |e: &Arc<ExcObj>| {
-        let v = Value::tuple(vec![Value::Bool(false), Value::Exc(e.clone())]);
+        let v = Value::tuple(vec![Value::Bool(B64::False), Value::Exc(e.clone())]);
         wire::encode_frame(&v, pid, depth).ok()
     };
     let (frame, code) = match outcome {
         Ok(Ok(v)) => {
-            match wire::encode_frame(&Value::tuple(vec![Value::Bool(true), v]), pid, depth) {
+            match wire::encode_frame(&Value::tuple(vec![Value::Bool(B64::True), v]), pid, depth) {
                 Ok(f) => (Some(f), 0),
                 Err(e) => (send_err(&e.to_exc()), 1),
             }

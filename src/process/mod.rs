@@ -119,11 +119,11 @@ pub(crate) fn timeout_arg(v: Option<&Value>) -> PResult<Option<f64>> {
     match v {
         None | Some(Value::None) => Ok(None),
         Some(Value::Int(i)) => Ok(Some(*i as f64)),
-        Some(Value::Bool(b)) => Ok(Some(*b as i64 as f64)),
-        Some(Value::Float(f)) if f.is_nan() => {
+        Some(Value::Bool(b)) => Ok(Some(b.get() as i64 as f64)),
+        Some(Value::Float(f)) if f.get().is_nan() => {
             ops::err(ExcKind::ValueError, "Invalid value NaN (not a number)")
         }
-        Some(Value::Float(f)) => Ok(Some(*f)),
+        Some(Value::Float(f)) => Ok(Some(f.get())),
         Some(Value::BigInt(_)) => Ok(Some(1e18)),
         Some(v) => ops::type_error(format!(
             "'{}' object cannot be interpreted as an integer",
@@ -298,8 +298,8 @@ fn p_map(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             .map(|n| n.get() as i64)
             .unwrap_or(1),
         Some(Value::Int(i)) => *i,
-        Some(Value::Bool(b)) => *b as i64,
-        Some(Value::Float(x)) if x.is_finite() => x.trunc() as i64,
+        Some(Value::Bool(b)) => b.get() as i64,
+        Some(Value::Float(x)) if x.get().is_finite() => x.get().trunc() as i64,
         Some(Value::BigInt(_)) => i64::MAX,
         Some(v) => {
             return ops::type_error(format!(
@@ -332,11 +332,11 @@ fn p_map(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
                 let r = vm.call(&f, vec![items[i].clone()]);
                 let entry = match r {
                     Ok(v) => match wire::check_sendable(&v, depth) {
-                        Ok(()) => (Value::Bool(true), v),
-                        Err(e) => (Value::Bool(false), Value::Exc(e.to_exc())),
+                        Ok(()) => (Value::Bool(B64::True), v),
+                        Err(e) => (Value::Bool(B64::False), Value::Exc(e.to_exc())),
                     },
                     Err(e) if e.kind.is_subclass(ExcKind::Exception) => {
-                        (Value::Bool(false), Value::Exc(e))
+                        (Value::Bool(B64::False), Value::Exc(e))
                     }
                     Err(e) => return Err(e),
                 };
@@ -371,7 +371,7 @@ fn p_map(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
                 continue;
             }
             match (&t.items[1], &t.items[2]) {
-                (Value::Bool(true), v) => results[i] = v.clone(),
+                (Value::Bool(B64::True), v) => results[i] = v.clone(),
                 (_, Value::Exc(e)) => errors[i] = Some(e.clone()),
                 _ => {}
             }

@@ -150,7 +150,7 @@ pub fn encode_into(out: &mut Vec<u8>, v: &Value, max_depth: usize) -> Result<(),
                 continue;
             }
             Value::Bool(b) => {
-                out.push(if *b { T_TRUE } else { T_FALSE });
+                out.push(if b.get() { T_TRUE } else { T_FALSE });
                 continue;
             }
             Value::Int(i) => {
@@ -165,7 +165,7 @@ pub fn encode_into(out: &mut Vec<u8>, v: &Value, max_depth: usize) -> Result<(),
             }
             Value::Float(f) => {
                 out.push(T_FLOAT);
-                out.extend_from_slice(&f.to_bits().to_le_bytes());
+                out.extend_from_slice(&f.get().to_bits().to_le_bytes());
                 continue;
             }
             Value::Str(s) => {
@@ -392,8 +392,8 @@ pub fn decode(b: &[u8]) -> Result<Value, WireError> {
         let tag = r.byte()?;
         let mut done: Option<Value> = match tag {
             T_NONE => Some(Value::None),
-            T_FALSE => Some(Value::Bool(false)),
-            T_TRUE => Some(Value::Bool(true)),
+            T_FALSE => Some(Value::Bool(B64::False)),
+            T_TRUE => Some(Value::Bool(B64::True)),
             T_INT => {
                 let z = r.varint()?;
                 Some(Value::Int(((z >> 1) as i64) ^ -((z & 1) as i64)))
@@ -407,7 +407,9 @@ pub fn decode(b: &[u8]) -> Result<Value, WireError> {
                 let s = r.take(8)?;
                 let mut a = [0u8; 8];
                 a.copy_from_slice(s);
-                Some(Value::Float(f64::from_bits(u64::from_le_bytes(a))))
+                Some(Value::Float(F64::new(f64::from_bits(u64::from_le_bytes(
+                    a,
+                )))))
             }
             T_STR => Some(Value::str(r.string()?)),
             T_LIST => {
@@ -565,29 +567,29 @@ mod tests {
             (Value::Int(2), Value::list(vec![Value::None])),
             (
                 Value::tuple(vec![Value::Int(1), Value::str("x")]),
-                Value::Float(0.5),
+                Value::Float(F64::new(0.5)),
             ),
         ] {
             d.insert(hash_value(&k).ok().unwrap(), k, v);
         }
         let mut s = SetTable::new();
-        for x in [Value::Int(3), Value::str("é"), Value::Bool(true)] {
+        for x in [Value::Int(3), Value::str("é"), Value::Bool(B64::True)] {
             s.add(hash_value(&x).ok().unwrap(), x);
         }
         vec![
             Value::None,
-            Value::Bool(true),
-            Value::Bool(false),
+            Value::Bool(B64::True),
+            Value::Bool(B64::False),
             Value::Int(0),
             Value::Int(-1),
             Value::Int(i64::MAX),
             Value::Int(i64::MIN),
             big("123456789012345678901234567890"),
             big("-340282366920938463463374607431768211456"),
-            Value::Float(1.5),
-            Value::Float(-0.0),
-            Value::Float(f64::INFINITY),
-            Value::Float(1e300),
+            Value::Float(F64::new(1.5)),
+            Value::Float(F64::new(-0.0)),
+            Value::Float(F64::new(f64::INFINITY)),
+            Value::Float(F64::new(1e300)),
             Value::str(""),
             Value::str("héllo wörld ✓"),
             Value::list(vec![]),
@@ -609,15 +611,15 @@ mod tests {
             assert_eq!(repr_plain(&v), repr_plain(&w), "{:?}", v);
             assert_eq!(v.type_name(), w.type_name());
             if !matches!(v, Value::Exc(_)) {
-                assert!(eq(&v, &w) || matches!(v, Value::Float(f) if f.is_nan()));
+                assert!(eq(&v, &w) || matches!(v, Value::Float(f) if f.get().is_nan()));
             }
         }
     }
 
     #[test]
     fn nan_and_exception_kind_survive() {
-        let b = encode(&Value::Float(f64::NAN), 10).unwrap();
-        assert!(matches!(decode(&b).unwrap(), Value::Float(f) if f.is_nan()));
+        let b = encode(&Value::Float(F64::new(f64::NAN)), 10).unwrap();
+        assert!(matches!(decode(&b).unwrap(), Value::Float(f) if f.get().is_nan()));
         let e = ExcObj::with_args(
             ExcKind::ZeroDivisionError,
             vec![Value::str("division by zero")],

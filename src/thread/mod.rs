@@ -174,7 +174,7 @@ fn t_join(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             format!(
                 "thread {} did not finish within {} seconds",
                 h.name,
-                crate::ops::repr_plain(&Value::Float(timeout.unwrap_or(0.0)))
+                crate::ops::repr_plain(&Value::Float(F64::new(timeout.unwrap_or(0.0))))
             ),
         );
     }
@@ -188,7 +188,9 @@ fn t_join(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 }
 
 fn t_is_alive(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(this::<ThreadObj>(a, "thread")?.0.is_alive()))
+    Ok(Value::Bool(B64::new(
+        this::<ThreadObj>(a, "thread")?.0.is_alive(),
+    )))
 }
 
 impl NativeObj for ThreadObj {
@@ -212,7 +214,7 @@ impl NativeObj for ThreadObj {
             "is_alive" => bound("is_alive", t_is_alive, this),
             "name" => Value::str(self.0.name.clone()),
             "ident" => Value::Int(self.0.ident.load(Ordering::Relaxed) as i64),
-            "daemon" => Value::Bool(self.0.daemon),
+            "daemon" => Value::Bool(B64::new(self.0.daemon)),
             _ => return None,
         })
     }
@@ -611,9 +613,11 @@ fn lock_acquire(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let (blocking, timeout) = acquire_args(a, kw)?;
     let t = sync::lock_timeout(blocking, timeout).map_err(|e| sync_err(vm, e))?;
     if l.try_acquire() {
-        return Ok(Value::Bool(true));
+        return Ok(Value::Bool(B64::True));
     }
-    Ok(Value::Bool(wait_on(vm, |i| l.acquire(blocking, t, i))?))
+    Ok(Value::Bool(B64::new(wait_on(vm, |i| {
+        l.acquire(blocking, t, i)
+    })?)))
 }
 fn lock_release(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     let l = LockObj::of(a)?;
@@ -621,7 +625,7 @@ fn lock_release(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::None)
 }
 fn lock_locked(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(LockObj::of(a)?.0.locked()))
+    Ok(Value::Bool(B64::new(LockObj::of(a)?.0.locked())))
 }
 fn rlock_acquire(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let l = RLockObj::of(a)?.0.clone();
@@ -629,7 +633,9 @@ fn rlock_acquire(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let t = sync::lock_timeout(blocking, timeout).map_err(|e| sync_err(vm, e))?;
     // RLock records its owner by OS thread, so it must be called on this thread: the wait
     // below runs on this same thread (without the GIL), which is what `blocking` does.
-    Ok(Value::Bool(wait_on(vm, |i| l.acquire(blocking, t, i))?))
+    Ok(Value::Bool(B64::new(wait_on(vm, |i| {
+        l.acquire(blocking, t, i)
+    })?)))
 }
 fn rlock_release(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     let l = RLockObj::of(a)?;
@@ -664,7 +670,7 @@ impl NativeObj for LockObj {
         if !l.try_acquire() {
             wait_on(vm, |i| l.acquire(true, None, i))?;
         }
-        Ok(Value::Bool(true))
+        Ok(Value::Bool(B64::True))
     }
     fn exit(&self, vm: &mut Vm, _exc: Option<&Arc<ExcObj>>) -> PResult<()> {
         self.0.release().map_err(|e| sync_err(vm, e))
@@ -699,7 +705,7 @@ impl NativeObj for RLockObj {
     fn enter(&self, vm: &mut Vm, _this: &Value) -> PResult<Value> {
         let l = self.0.clone();
         wait_on(vm, |i| l.acquire(true, None, i))?;
-        Ok(Value::Bool(true))
+        Ok(Value::Bool(B64::True))
     }
     fn exit(&self, vm: &mut Vm, _exc: Option<&Arc<ExcObj>>) -> PResult<()> {
         self.0.release().map_err(|e| sync_err(vm, e))
@@ -755,7 +761,9 @@ fn sem_acquire(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         );
     }
     let t = sync::wait_timeout(timeout);
-    Ok(Value::Bool(wait_on(vm, |i| s.acquire(blocking, t, i))?))
+    Ok(Value::Bool(B64::new(wait_on(vm, |i| {
+        s.acquire(blocking, t, i)
+    })?)))
 }
 fn sem_release(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = SemObj::of(a)?;
@@ -791,7 +799,7 @@ impl NativeObj for SemObj {
     fn enter(&self, vm: &mut Vm, _this: &Value) -> PResult<Value> {
         let s = self.0.clone();
         wait_on(vm, |i| s.acquire(true, None, i))?;
-        Ok(Value::Bool(true))
+        Ok(Value::Bool(B64::True))
     }
     fn exit(&self, vm: &mut Vm, _exc: Option<&Arc<ExcObj>>) -> PResult<()> {
         self.0.release(1).map_err(|e| sync_err(vm, e))
@@ -829,7 +837,9 @@ fn cond_acquire(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let c = CondObj::of(a)?.0.clone();
     let (blocking, timeout) = acquire_args(a, kw)?;
     let t = sync::lock_timeout(blocking, timeout).map_err(|e| sync_err(vm, e))?;
-    Ok(Value::Bool(wait_on(vm, |i| c.acquire(blocking, t, i))?))
+    Ok(Value::Bool(B64::new(wait_on(vm, |i| {
+        c.acquire(blocking, t, i)
+    })?)))
 }
 fn cond_release(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     CondObj::of(a)?.0.release().map_err(|e| sync_err(vm, e))?;
@@ -843,7 +853,7 @@ fn cond_wait(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         Some(v) => Some(float_arg(v)?),
     };
     let t = sync::wait_timeout(timeout);
-    Ok(Value::Bool(wait_on(vm, |i| c.wait(t, i))?))
+    Ok(Value::Bool(B64::new(wait_on(vm, |i| c.wait(t, i))?)))
 }
 fn cond_wait_for(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let c = CondObj::of(a)?.0.clone();
@@ -914,7 +924,9 @@ impl NativeObj for CondObj {
     }
     fn enter(&self, vm: &mut Vm, _this: &Value) -> PResult<Value> {
         let c = self.0.clone();
-        Ok(Value::Bool(wait_on(vm, |i| c.acquire(true, None, i))?))
+        Ok(Value::Bool(B64::new(wait_on(vm, |i| {
+            c.acquire(true, None, i)
+        })?)))
     }
     fn exit(&self, vm: &mut Vm, _exc: Option<&Arc<ExcObj>>) -> PResult<()> {
         self.0.release().map_err(|e| sync_err(vm, e))
@@ -941,7 +953,7 @@ fn event_clear(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::None)
 }
 fn event_is_set(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(EventObj::of(a)?.0.is_set()))
+    Ok(Value::Bool(B64::new(EventObj::of(a)?.0.is_set())))
 }
 fn event_wait(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let e = EventObj::of(a)?.0.clone();
@@ -951,7 +963,7 @@ fn event_wait(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         Some(v) => Some(float_arg(v)?),
     };
     let t = sync::wait_timeout(timeout);
-    Ok(Value::Bool(wait_on(vm, |i| e.wait(t, i))?))
+    Ok(Value::Bool(B64::new(wait_on(vm, |i| e.wait(t, i))?)))
 }
 
 impl NativeObj for EventObj {
@@ -1029,7 +1041,7 @@ impl NativeObj for BarrierObj {
             "abort" => bound("abort", barrier_abort, this),
             "parties" => Value::Int(self.0.parties() as i64),
             "n_waiting" => Value::Int(self.0.n_waiting() as i64),
-            "broken" => Value::Bool(self.0.broken()),
+            "broken" => Value::Bool(B64::new(self.0.broken())),
             _ => return None,
         })
     }
@@ -1110,10 +1122,10 @@ fn queue_qsize(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::Int(QueueObj::of(a)?.0.qsize() as i64))
 }
 fn queue_empty(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(QueueObj::of(a)?.0.empty()))
+    Ok(Value::Bool(B64::new(QueueObj::of(a)?.0.empty())))
 }
 fn queue_full(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(QueueObj::of(a)?.0.full()))
+    Ok(Value::Bool(B64::new(QueueObj::of(a)?.0.full())))
 }
 fn queue_task_done(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     QueueObj::of(a)?
@@ -1164,8 +1176,8 @@ fn gil_stats(vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
         let mut d = DictTable::new();
         for (k, v) in [
             ("name", Value::str(t.name.clone())),
-            ("hold_seconds", Value::Float(t.hold_seconds)),
-            ("wait_seconds", Value::Float(t.wait_seconds)),
+            ("hold_seconds", Value::Float(F64::new(t.hold_seconds))),
+            ("wait_seconds", Value::Float(F64::new(t.wait_seconds))),
             ("instructions", Value::Int(t.instructions as i64)),
         ] {
             let key = Value::str(k);
@@ -1177,7 +1189,7 @@ fn gil_stats(vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
     for (k, v) in [
         ("switches", Value::Int(s.switches as i64)),
         ("drop_requests", Value::Int(s.drop_requests as i64)),
-        ("interval", Value::Float(vm.rt.switch_interval())),
+        ("interval", Value::Float(F64::new(vm.rt.switch_interval()))),
         ("threads", Value::list(threads)),
     ] {
         let key = Value::str(k);

@@ -468,7 +468,7 @@ impl Vm {
                         }
                         continue;
                     }
-                    self.stack.push_fast(Value::Bool(r));
+                    self.stack.push_fast(Value::Bool(B64::new(r)));
                 }};
             }
 
@@ -1048,7 +1048,7 @@ impl Vm {
                     }
                     Instr::Not => {
                         let a = pop!();
-                        self.stack.push_fast(Value::Bool(!a.truthy()));
+                        self.stack.push_fast(Value::Bool(B64::new(!a.truthy())));
                     }
                     Instr::Lt | Instr::Le | Instr::Gt | Instr::Ge => {
                         let n = self.stack.len();
@@ -1063,7 +1063,7 @@ impl Vm {
                             };
                             discard(pop!());
                             let slot = self.stack.last_mut().unwrap();
-                            discard(std::mem::replace(slot, Value::Bool(r)));
+                            discard(std::mem::replace(slot, Value::Bool(B64::new(r))));
                             continue;
                         }
                         let b = pop!();
@@ -1084,7 +1084,7 @@ impl Vm {
                             };
                             tri!(ops::compare(k, &a, &b))
                         };
-                        self.stack.push_fast(Value::Bool(r));
+                        self.stack.push_fast(Value::Bool(B64::new(r)));
                     }
                     Instr::Eq | Instr::Ne => {
                         let n = self.stack.len();
@@ -1094,17 +1094,17 @@ impl Vm {
                         };
                         self.stack.truncate(n - 2);
                         self.stack
-                            .push(Value::Bool(same == matches!(instr, Instr::Eq)));
+                            .push(Value::Bool(B64::new(same == matches!(instr, Instr::Eq))));
                     }
                     Instr::Is => {
                         let b = pop!();
                         let a = pop!();
-                        self.stack.push_fast(Value::Bool(a.is(&b)));
+                        self.stack.push_fast(Value::Bool(B64::new(a.is(&b))));
                     }
                     Instr::IsNot => {
                         let b = pop!();
                         let a = pop!();
-                        self.stack.push_fast(Value::Bool(!a.is(&b)));
+                        self.stack.push_fast(Value::Bool(B64::new(!a.is(&b))));
                     }
                     Instr::In | Instr::NotIn => {
                         let n = self.stack.len();
@@ -1134,10 +1134,10 @@ impl Vm {
                         let v = pop!();
                         let truth = match &v {
                             Value::Bool(b) => *b,
-                            other => other.truthy(),
+                            other => B64::new(other.truthy()),
                         };
                         discard(v);
-                        if !truth {
+                        if !truth.get() {
                             if (t as usize) < ip {
                                 check_breaker!();
                             }
@@ -1598,7 +1598,7 @@ impl Vm {
                             Value::Exc(e) => tri!(exc_matches(e.kind, &t)),
                             _ => false,
                         };
-                        self.stack.push_fast(Value::Bool(r));
+                        self.stack.push_fast(Value::Bool(B64::new(r)));
                     }
                     Instr::SetupWith => {
                         let m = pop!();
@@ -2015,7 +2015,9 @@ impl Vm {
                         .unwrap_or(Value::None))
                 }
                 "__suppress_context__" => {
-                    return Ok(Value::Bool(e.suppress_context.load(Ordering::Relaxed)))
+                    return Ok(Value::Bool(B64::new(
+                        e.suppress_context.load(Ordering::Relaxed),
+                    )))
                 }
                 _ => {
                     let attrs = e.attrs.lock();
