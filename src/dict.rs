@@ -172,7 +172,7 @@ fn hash_value_slow(v: &Value) -> PResult<i64> {
             ))
         }
         Value::Type(t) => {
-            let name = t.name();
+            let name = t.get().name();
             let mut h: i64 = 7;
             for b in name.bytes() {
                 h = h.wrapping_mul(31).wrapping_add(b as i64);

@@ -1277,10 +1277,10 @@ pub fn repr_into(v: &Value, out: &mut String) {
             }
             out.push(')');
         }
-        Value::Type(t) => match t {
+        Value::Type(t) => match t.get() {
             TypeKind::Exc(k) => out.push_str(&format!("<class '{}'>", k.qualified_name())),
             TypeKind::Native(n) => out.push_str(&format!("<class '{}'>", n.name())),
-            _ => out.push_str(&format!("<class '{}'>", t.name())),
+            _ => out.push_str(&format!("<class '{}'>", t.get().name())),
         },
         Value::Slice(s) => {
             out.push_str("slice(");

@@ -21,6 +21,9 @@ use crate::bytecode::Code;
 use crate::dict::{DictTable, SetTable};
 use crate::exceptions::{ExcKind, ExcObj};
 
+// `repr(u64)`: a tag word, and the tagged layout (never a niche-filling one, which can put a
+// payload where the tag is and so lose the scalar pair described at `B64` below).
+#[repr(u64)]
 pub enum Value {
     None,
     Bool(B64),
@@ -38,7 +41,7 @@ pub enum Value {
     Iter(Arc<IterObj>),
     Module(Arc<Module>),
     Exc(Arc<ExcObj>),
-    Type(TypeKind),
+    Type(TypeWord),
     Slice(Arc<SliceObj>),
     Native(Arc<NativeBox>),
     /// An unbound local variable slot. Lives only in the VM's local slots (never on the
@@ -90,6 +93,55 @@ impl F64 {
     #[inline(always)]
     pub const fn get(self) -> f64 {
         f64::from_bits(self.0)
+    }
+}
+
+/// A `TypeKind` payload as one word (see above): the variant's index in the low byte, the
+/// exception kind's or native type's index above it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(transparent)]
+pub struct TypeWord(u64);
+
+impl TypeWord {
+    const UNIT: [TypeKind; 17] = [
+        TypeKind::NoneType,
+        TypeKind::Bool,
+        TypeKind::Int,
+        TypeKind::Float,
+        TypeKind::Str,
+        TypeKind::List,
+        TypeKind::Tuple,
+        TypeKind::Dict,
+        TypeKind::Set,
+        TypeKind::Range,
+        TypeKind::Function,
+        TypeKind::BuiltinFunction,
+        TypeKind::Iterator,
+        TypeKind::Module,
+        TypeKind::Type,
+        TypeKind::Object,
+        TypeKind::Slice,
+    ];
+    const EXC: u64 = 17;
+    const NATIVE: u64 = 18;
+
+    pub fn new(t: TypeKind) -> TypeWord {
+        TypeWord(match t {
+            TypeKind::Exc(k) => Self::EXC | (k as u64) << 8,
+            TypeKind::Native(n) => Self::NATIVE | (n.0 as u64) << 8,
+            unit => Self::UNIT
+                .iter()
+                .position(|u| *u == unit)
+                .expect("unit TypeKind") as u64,
+        })
+    }
+
+    pub fn get(self) -> TypeKind {
+        match self.0 & 0xff {
+            Self::EXC => TypeKind::Exc(ExcKind::ALL[(self.0 >> 8) as usize]),
+            Self::NATIVE => TypeKind::Native(NativeType((self.0 >> 8) as u16)),
+            i => Self::UNIT[i as usize],
+        }
     }
 }
 
@@ -650,7 +702,6 @@ pub enum IterState {
 
 /// The built-in types that a Toy program can name (`int`, `list`, …) or meet via `type(x)`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(u64)] // a word-sized payload, like every other one of `Value` (see `B64`)
 pub enum TypeKind {
     NoneType,
     Bool,

@@ -93,7 +93,7 @@ pub fn table() -> FxHashMap<&'static str, Value> {
         ("object", TypeKind::Object),
         ("slice", TypeKind::Slice),
     ] {
-        t.insert(name, Value::Type(k));
+        t.insert(name, Value::Type(TypeWord::new(k)));
     }
     for k in ExcKind::ALL {
         if matches!(
@@ -102,7 +102,7 @@ pub fn table() -> FxHashMap<&'static str, Value> {
         ) {
             continue;
         }
-        t.insert(k.name(), Value::Type(TypeKind::Exc(*k)));
+        t.insert(k.name(), Value::Type(TypeWord::new(TypeKind::Exc(*k))));
     }
     t
 }
@@ -843,7 +843,7 @@ fn b_ascii(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 
 fn type_matches(v: &Value, t: &Value) -> PResult<bool> {
     match t {
-        Value::Type(k) => Ok(v.type_kind().is_subtype(k)),
+        Value::Type(k) => Ok(v.type_kind().is_subtype(&k.get())),
         Value::Tuple(items) => {
             for i in items.items.iter() {
                 if type_matches(v, i)? {
@@ -1505,10 +1505,10 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
                 return type_error("type() takes no keyword arguments");
             }
             if a.len() == 1 {
-                return Ok(Value::Type(match &a[0] {
+                return Ok(Value::Type(TypeWord::new(match &a[0] {
                     Value::Iter(_) => TypeKind::Native(NativeType::of(a[0].type_name())),
                     v => v.type_kind(),
-                }));
+                })));
             }
             if a.len() == 3 {
                 // type(name, bases, dict) would create a class, which Toy does not have;
@@ -1534,7 +1534,7 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
             if !a.is_empty() || !kw.is_empty() {
                 return type_error("object() takes no arguments");
             }
-            Ok(Value::Type(TypeKind::Object))
+            Ok(Value::Type(TypeWord::new(TypeKind::Object)))
         }
         TypeKind::NoneType => {
             if !a.is_empty() || !kw.is_empty() {

@@ -201,7 +201,7 @@ impl NativeObj for ProcessBuiltin {
             "Array" => function("Array", objects::p_array),
             "current" => function("current", p_current),
             "map" => function("map", p_map),
-            "ProcessError" => Value::Type(TypeKind::Exc(ExcKind::ProcessError)),
+            "ProcessError" => Value::Type(TypeWord::new(TypeKind::Exc(ExcKind::ProcessError))),
             "__name__" => Value::str("process"),
             _ => return None,
         })

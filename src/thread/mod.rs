@@ -364,10 +364,12 @@ impl NativeObj for ThreadModule {
             "current" => current,
             "active_count" => active_count,
             "map" => thread_map,
-            "Empty" => return Some(Value::Type(TypeKind::Exc(ExcKind::Empty))),
-            "Full" => return Some(Value::Type(TypeKind::Exc(ExcKind::Full))),
+            "Empty" => return Some(Value::Type(TypeWord::new(TypeKind::Exc(ExcKind::Empty)))),
+            "Full" => return Some(Value::Type(TypeWord::new(TypeKind::Exc(ExcKind::Full)))),
             "BrokenBarrierError" => {
-                return Some(Value::Type(TypeKind::Exc(ExcKind::BrokenBarrierError)))
+                return Some(Value::Type(TypeWord::new(TypeKind::Exc(
+                    ExcKind::BrokenBarrierError,
+                ))))
             }
             _ => return None,
         };

@@ -753,7 +753,9 @@ impl Vm {
                             let args = std::slice::from_ref(&arg);
                             let r = match callee {
                                 Ok(f) => tri!(f(self, args, &[])),
-                                Err(t) => tri!(crate::builtins::construct(self, t, args, &[])),
+                                Err(t) => {
+                                    tri!(crate::builtins::construct(self, (t).get(), args, &[]))
+                                }
                             };
                             discard(arg);
                             self.stack.push_fast(r);
@@ -1426,7 +1428,7 @@ impl Vm {
                             // `str(x)`, `int(s)`, `list(it)` …: no argument vector either.
                             let t = *t;
                             let r = tri!(self.call_with_stack_args(fidx + 1, |vm, args| {
-                                crate::builtins::construct(vm, t, args, &[])
+                                crate::builtins::construct(vm, (t).get(), args, &[])
                             }));
                             self.stack.push_fast(r);
                             continue;
@@ -1886,7 +1888,10 @@ impl Vm {
     fn make_exception(&mut self, v: Value) -> PResult<Arc<ExcObj>> {
         match v {
             Value::Exc(e) => Ok(e),
-            Value::Type(TypeKind::Exc(k)) => Ok(ExcObj::with_args(k, Vec::new())),
+            Value::Type(t) => match t.get() {
+                TypeKind::Exc(k) => Ok(ExcObj::with_args(k, Vec::new())),
+                _ => type_error("exceptions must derive from BaseException"),
+            },
             _ => type_error("exceptions must derive from BaseException"),
         }
     }
@@ -2028,14 +2033,18 @@ impl Vm {
             },
             Value::Type(t) => {
                 if name == "__name__" {
-                    return Ok(Value::str(t.name()));
+                    return Ok(Value::str(t.get().name()));
                 }
-                if let Some(v) = crate::builtins::methods::lookup_type_attr(*t, name) {
+                if let Some(v) = crate::builtins::methods::lookup_type_attr((*t).get(), name) {
                     return Ok(v);
                 }
                 return err(
                     ExcKind::AttributeError,
-                    format!("type object '{}' has no attribute '{}'", t.name(), name),
+                    format!(
+                        "type object '{}' has no attribute '{}'",
+                        t.get().name(),
+                        name
+                    ),
                 );
             }
             Value::Func(f) => {
@@ -2238,7 +2247,7 @@ pub fn call_name(f: &Value) -> String {
     match f {
         Value::Func(func) => format!("__main__.{}", func.code.name),
         Value::Builtin(b) => b.name.to_string(),
-        Value::Type(t) => t.name().to_string(),
+        Value::Type(t) => t.get().name().to_string(),
         other => other.type_name().to_string(),
     }
 }
@@ -2364,7 +2373,12 @@ fn dict_from_flat(items: Vec<Value>) -> PResult<DictTable> {
 /// Does an exception of kind `k` match the `except` clause type `t` (a type or a tuple)?
 pub fn exc_matches(k: ExcKind, t: &Value) -> PResult<bool> {
     match t {
-        Value::Type(TypeKind::Exc(c)) => Ok(k.is_subclass(*c)),
+        Value::Type(w) => match w.get() {
+            TypeKind::Exc(c) => Ok(k.is_subclass(c)),
+            _ => {
+                type_error("catching classes that do not inherit from BaseException is not allowed")
+            }
+        },
         Value::Tuple(items) => {
             for i in items.items.iter() {
                 if exc_matches(k, i)? {
