@@ -183,73 +183,45 @@ impl Vm {
         &mut self,
         fidx: usize,
         argc: usize,
-        names: &TupleObj,
+        names: &Arc<TupleObj>,
     ) -> PResult<bool> {
         let nkw = names.items.len();
         if let Value::Func(f) = &self.stack[fidx] {
-            let code = &f.code;
-            let argcount = code.argcount as usize;
-            let kwonly = code.kwonlycount as usize;
             let npos = argc - nkw;
-            let mut pos = [0usize; 8];
-            let mut ok = nkw <= 8
-                && npos <= argcount
-                && !code.has_varargs
-                && !code.has_varkw
-                && !code.is_generator;
-            if ok {
-                for (j, n) in names.items.iter().enumerate() {
-                    let n = n.as_str().unwrap_or("");
-                    match code.local_names[..argcount + kwonly]
-                        .iter()
-                        .position(|l| **l == *n)
-                    {
-                        Some(i) if i >= npos => pos[j] = i,
-                        _ => {
-                            ok = false;
-                            break;
-                        }
+            let site = match self.kw_sites.lookup(names, f, npos) {
+                Some(pos) => Some(pos),
+                None => {
+                    let pos = keyword_slots(f, npos, names);
+                    if let Some(pos) = pos {
+                        self.kw_sites.store(names, f, npos, pos);
                     }
+                    pos
                 }
-            }
-            let first_default = argcount.saturating_sub(f.defaults.len());
-            if ok {
-                // Every parameter left unset must have a default.
-                for i in npos..argcount + kwonly {
-                    if pos[..nkw].contains(&i) {
-                        continue;
-                    }
-                    let has_default = if i < argcount {
-                        i >= first_default
-                    } else {
-                        matches!(f.kwdefaults.get(i - argcount), Some(Some(_)))
-                    };
-                    if !has_default {
-                        ok = false;
-                        break;
-                    }
-                }
-            }
-            if ok {
+            };
+            if let Some(pos) = site {
                 self.check_depth()?;
-                let nlocals = code.nlocals();
                 let Value::Func(f) = std::mem::replace(&mut self.stack[fidx], Value::None) else {
                     unreachable!()
                 };
-                // The positional arguments already sit in their slots (from fidx + 1); the
-                // keyword values are popped, the other locals pushed as unbound, and each
-                // keyword value stored into its parameter's slot.
-                let mut kv: [Option<Value>; 8] = Default::default();
-                for j in (0..nkw).rev() {
-                    kv[j] = self.stack.pop();
-                }
+                let code = &f.code;
+                let (argcount, kwonly) = (code.argcount as usize, code.kwonlycount as usize);
+                // The positional arguments already sit in their slots (from fidx + 1). The
+                // other locals start unbound; each keyword value moves from where it was
+                // passed to its parameter's slot (through the top of the stack, as the two
+                // sets of slots may overlap).
                 let base = fidx + 1;
-                for _ in npos..nlocals {
-                    self.stack.push(Value::Unbound);
+                for _ in argc..code.nlocals() {
+                    self.stack.push_fast(Value::Unbound);
                 }
                 for j in 0..nkw {
-                    self.stack[base + pos[j]] = kv[j].take().expect("keyword value");
+                    let v = std::mem::replace(&mut self.stack[base + npos + j], Value::Unbound);
+                    self.stack.push_fast(v);
                 }
+                for j in (0..nkw).rev() {
+                    let v = self.stack.pop().expect("keyword value");
+                    self.stack[base + pos[j] as usize] = v;
+                }
+                let first_default = argcount - f.defaults.len();
                 for i in npos..argcount + kwonly {
                     if matches!(self.stack[base + i], Value::Unbound) {
                         self.stack[base + i] = if i < argcount {
@@ -572,4 +544,111 @@ pub fn bind_args<K: AsRef<str>>(
 #[allow(dead_code)]
 fn _exc(e: Arc<ExcObj>) -> Arc<ExcObj> {
     e
+}
+
+/// Where the keyword arguments `names` of a call with `npos` positional arguments go among
+/// the locals of `f`, if the fast path of `call_kw_from_stack` can bind them: a plain function
+/// (no `*args`, `**kw`, not a generator), each name one of its parameters not already passed
+/// by position, and every parameter left unset with a default. None: take the general path
+/// (which also reports the errors).
+fn keyword_slots(f: &Function, npos: usize, names: &TupleObj) -> Option<[u8; KwSites::MAX_KW]> {
+    let code = &f.code;
+    let (argcount, kwonly) = (code.argcount as usize, code.kwonlycount as usize);
+    let nkw = names.items.len();
+    if nkw > KwSites::MAX_KW
+        || npos > argcount
+        || code.has_varargs
+        || code.has_varkw
+        || code.is_generator
+    {
+        return None;
+    }
+    let mut pos = [0u8; KwSites::MAX_KW];
+    for (j, n) in names.items.iter().enumerate() {
+        let n = n.as_str()?;
+        let i = code.local_names[..argcount + kwonly]
+            .iter()
+            .position(|l| **l == *n)?;
+        if i < npos || i > u8::MAX as usize {
+            return None;
+        }
+        pos[j] = i as u8;
+    }
+    let first_default = argcount.saturating_sub(f.defaults.len());
+    for i in npos..argcount + kwonly {
+        if pos[..nkw].contains(&(i as u8)) {
+            continue;
+        }
+        let has_default = if i < argcount {
+            i >= first_default
+        } else {
+            matches!(f.kwdefaults.get(i - argcount), Some(Some(_)))
+        };
+        if !has_default {
+            return None;
+        }
+    }
+    Some(pos)
+}
+
+/// A small direct-mapped cache of `keyword_slots`, so that a keyword call site binds by
+/// looking up its names once rather than at every call. An entry holds the names tuple and the
+/// code it was computed for (keeping both alive, so pointer equality identifies them). Which
+/// parameters have defaults is fixed by the `def` that made the code; the number of defaults is
+/// checked too, as it costs one comparison.
+pub struct KwSites {
+    entries: Vec<Option<KwSite>>,
+}
+
+struct KwSite {
+    names: Arc<TupleObj>,
+    code: Arc<crate::bytecode::Code>,
+    npos: usize,
+    ndefaults: usize,
+    pos: [u8; KwSites::MAX_KW],
+}
+
+impl KwSites {
+    pub const MAX_KW: usize = 8;
+    const SIZE: usize = 64;
+
+    pub fn new() -> KwSites {
+        KwSites {
+            entries: (0..Self::SIZE).map(|_| None).collect(),
+        }
+    }
+
+    fn slot(names: &Arc<TupleObj>) -> usize {
+        (Arc::as_ptr(names) as usize >> 4) % Self::SIZE
+    }
+
+    #[inline]
+    fn lookup(
+        &self,
+        names: &Arc<TupleObj>,
+        f: &Function,
+        npos: usize,
+    ) -> Option<[u8; Self::MAX_KW]> {
+        match &self.entries[Self::slot(names)] {
+            Some(e)
+                if Arc::ptr_eq(&e.names, names)
+                    && Arc::ptr_eq(&e.code, &f.code)
+                    && e.npos == npos
+                    && e.ndefaults == f.defaults.len() =>
+            {
+                Some(e.pos)
+            }
+            _ => None,
+        }
+    }
+
+    fn store(&mut self, names: &Arc<TupleObj>, f: &Function, npos: usize, pos: [u8; 8]) {
+        self.entries[Self::slot(names)] = Some(KwSite {
+            names: names.clone(),
+            code: f.code.clone(),
+            npos,
+            ndefaults: f.defaults.len(),
+            pos,
+        });
+    }
 }

@@ -187,6 +187,8 @@ pub struct Vm {
     /// Global values this thread has loaded, by slot, with the `Globals::version` they were
     /// read at: valid while the version is unchanged (any store to a global changes it).
     gcache: Vec<(u64, Option<Value>)>,
+    /// Where the keyword arguments of recent keyword call sites go (see `call.rs`).
+    kw_sites: call::KwSites,
 }
 
 impl Vm {
@@ -220,6 +222,7 @@ impl Vm {
             yielded: false,
             native_depth: 0,
             gcache: Vec::new(),
+            kw_sites: call::KwSites::new(),
         }
     }
 
