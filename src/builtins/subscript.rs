@@ -96,8 +96,34 @@ fn slice_indices_small(s: &SliceObj, len: i64) -> Option<(i64, i64, i64)> {
     };
     let start = adjust(get(&s.lower)?, if step < 0 { upper } else { lower });
     let stop = adjust(get(&s.upper)?, if step < 0 { lower } else { upper });
-    let count = slice_count(start.into(), stop.into(), step.into()) as i64;
+    // Start and stop are within [-1, len] and the step is not i64::MIN: no overflow, and
+    // i64 division (the i128 one is a library call).
+    let count = if step == 1 {
+        (stop - start).max(0)
+    } else if step < 0 {
+        if stop < start {
+            (start - stop - 1) / (-step) + 1
+        } else {
+            0
+        }
+    } else if start < stop {
+        (stop - start - 1) / step + 1
+    } else {
+        0
+    };
     Some((start, step, count))
+}
+
+/// (start, step, count) of a slice of a sequence of `len` items.
+#[inline]
+fn slice_span(sl: &SliceObj, len: i64) -> PResult<(i64, i64, i64)> {
+    match slice_indices_small(sl, len) {
+        Some(r) => Ok(r),
+        None => {
+            let (start, _, step, count) = slice_indices(sl, len)?;
+            Ok((start, step, count))
+        }
+    }
 }
 
 /// `s[a:b:c]` of a str: byte slicing when it is ASCII; the string itself for a full slice
@@ -105,13 +131,7 @@ fn slice_indices_small(s: &SliceObj, len: i64) -> Option<(i64, i64, i64)> {
 fn str_slice(obj: &Value, s: &StrObj, sl: &SliceObj) -> PResult<Value> {
     if s.ascii {
         let len = s.s.len() as i64;
-        let (start, step, count) = match slice_indices_small(sl, len) {
-            Some(r) => r,
-            None => {
-                let (start, _, step, count) = slice_indices(sl, len)?;
-                (start, step, count)
-            }
-        };
+        let (start, step, count) = slice_span(sl, len)?;
         if step == 1 {
             if count == len {
                 return Ok(obj.clone());
@@ -127,7 +147,7 @@ fn str_slice(obj: &Value, s: &StrObj, sl: &SliceObj) -> PResult<Value> {
         return Ok(Value::str_known(out, true));
     }
     let chars: Vec<char> = s.s.chars().collect();
-    let (start, _, step, count) = slice_indices(sl, chars.len() as i64)?;
+    let (start, step, count) = slice_span(sl, chars.len() as i64)?;
     if step == 1 && count == chars.len() as i64 {
         return Ok(obj.clone());
     }
@@ -237,7 +257,7 @@ pub fn get_item(obj: &Value, idx: &Value) -> PResult<Value> {
         Value::List(l) => {
             if let Value::Slice(s) = idx {
                 let items = l.items.lock();
-                let (start, _, step, count) = slice_indices(s, items.len() as i64)?;
+                let (start, step, count) = slice_span(s, items.len() as i64)?;
                 return Ok(Value::list(pick(&items, start, step, count)));
             }
             let i = index_of(idx, "list", false)?;
@@ -249,7 +269,7 @@ pub fn get_item(obj: &Value, idx: &Value) -> PResult<Value> {
         }
         Value::Tuple(t) => {
             if let Value::Slice(s) = idx {
-                let (start, _, step, count) = slice_indices(s, t.items.len() as i64)?;
+                let (start, step, count) = slice_span(s, t.items.len() as i64)?;
                 return Ok(Value::tuple(pick(&t.items, start, step, count)));
             }
             let i = index_of(idx, "tuple", false)?;
@@ -400,7 +420,7 @@ pub fn del_item(obj: &Value, idx: &Value) -> PResult<()> {
         Value::List(l) => {
             if let Value::Slice(s) = idx {
                 let mut items = l.items.lock();
-                let (start, _, step, count) = slice_indices(s, items.len() as i64)?;
+                let (start, step, count) = slice_span(s, items.len() as i64)?;
                 let mut doomed: Vec<usize> =
                     (0..count).map(|k| (start + k * step) as usize).collect();
                 doomed.sort_unstable();
