@@ -382,6 +382,9 @@ pub fn fstring_field(
         Some(Value::Str(spec)) => {
             if let Value::Int(i) = v {
                 // The common `{i:5}` / `{i:05d}`: formatted straight into the new str.
+                if let Some((zero, width)) = simple_int_spec(&spec.s) {
+                    return Ok(Value::str_known(pad_i64(i, zero, width), true));
+                }
                 if let Ok(fs) = parse_spec(&spec.s) {
                     let mut out = crate::value::StrBuf::new();
                     if format_i64_decimal_into(i, &fs, &mut out).is_ok() {
@@ -394,6 +397,44 @@ pub fn fstring_field(
         }
         _ => ops::str_value_checked(&v),
     }
+}
+
+/// (zero flag, width) of an int format spec that is at most an optional `0`, one or two
+/// width digits and an optional `d` (`5`, `05d`, `3d`): the ones f-strings use most, formatted
+/// without building a `FormatSpec`. None for anything else.
+fn simple_int_spec(spec: &str) -> Option<(bool, usize)> {
+    let b = spec.as_bytes();
+    let b = b.strip_suffix(b"d").unwrap_or(b);
+    let (zero, digits) = match b {
+        [b'0', rest @ ..] if !rest.is_empty() => (true, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 2 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let width = digits.iter().fold(0, |w, d| w * 10 + (d - b'0') as usize);
+    Some((zero, width))
+}
+
+/// `i` right-aligned in `width` columns, padded with spaces before the sign or, with the `0`
+/// flag, with zeros after it (`-0042`).
+fn pad_i64(i: i64, zero: bool, width: usize) -> crate::value::StrBuf {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(i.unsigned_abs());
+    let len = digits.len() + (i < 0) as usize;
+    let pad = width.saturating_sub(len);
+    let mut out = crate::value::StrBuf::with_capacity(len + pad);
+    if !zero {
+        out.extend(std::iter::repeat_n(' ', pad));
+    }
+    if i < 0 {
+        out.push('-');
+    }
+    if zero {
+        out.extend(std::iter::repeat_n('0', pad));
+    }
+    out.push_str(digits);
+    out
 }
 
 /// The BuildString instruction: the concatenation of the pieces of an f-string: strs, and
@@ -431,19 +472,10 @@ pub fn fstring_join(parts: &[crate::value::Value]) -> crate::value::PResult<crat
 
 /// The decimal digits of `m` appended to `out` (`str(int)`, `f"{i}"`, `format(i, "05d")`:
 /// without going through `core::fmt`).
-pub fn push_u64(out: &mut impl crate::value::TextSink, mut m: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (m % 10) as u8;
-        m /= 10;
-        if m == 0 {
-            break;
-        }
-    }
-    // ASCII digits: the check cannot fail, and one push of the run beats one per digit.
-    out.push_text(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+pub fn push_u64(out: &mut impl crate::value::TextSink, m: u64) {
+    // `itoa` writes the digits two at a time and hands them back as a `&str` without a UTF-8
+    // check (`str::from_utf8` on the digits cost more than producing them).
+    out.push_text(itoa::Buffer::new().format(m));
 }
 
 /// `str(v)` of a machine-word int, appended to `out`.
