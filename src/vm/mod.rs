@@ -556,9 +556,9 @@ impl Vm {
             }
 
             let error: Arc<ExcObj> = loop {
-                let instr = instrs[ip];
+                let instr = &instrs[ip];
                 ip += 1;
-                match instr {
+                match *instr {
                     Instr::Nop => {}
                     Instr::LoadConst(k) => self.stack.push_fast(code.consts[k as usize].clone()),
                     Instr::LoadInt(i) => self.stack.push_fast(Value::Int(i as i64)),
