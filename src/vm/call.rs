@@ -106,11 +106,11 @@ impl Vm {
         if argc < nparams {
             let first_default = nparams - f.defaults.len();
             for k in argc..nparams {
-                self.stack.push(f.defaults[k - first_default].clone());
+                self.stack.push_fast(f.defaults[k - first_default].clone());
             }
         }
         for _ in nparams.max(argc)..nlocals {
-            self.stack.push(Value::Unbound);
+            self.stack.push_fast(Value::Unbound);
         }
         self.enter_frame(f, fidx + 1, fidx);
         Ok(())
@@ -330,7 +330,7 @@ impl Vm {
                     let nlocals = code.nlocals();
                     self.stack.extend(args);
                     for _ in code.argcount as usize..nlocals {
-                        self.stack.push(Value::Unbound);
+                        self.stack.push_fast(Value::Unbound);
                     }
                     self.enter_frame(f, base, base);
                 } else {

@@ -430,9 +430,12 @@ impl Vm {
             }
             // Give the frame its function back (before a call or anything that inspects it).
             macro_rules! restore {
-                () => {
-                    self.frames[fi].func = Some(func)
-                };
+                () => {{
+                    // The slot is empty (taken at the top of this loop): no drop check.
+                    let old = self.frames[fi].func.replace(func);
+                    debug_assert!(old.is_none());
+                    std::mem::forget(old);
+                }};
             }
             // Leave this frame for a call: give the function back, make the call (which may
             // push a frame), and let the outer loop pick up whichever frame is on top.
@@ -1400,7 +1403,11 @@ impl Vm {
                         self.stack.push_fast(Value::Func(Arc::new(f)));
                     }
                     Instr::Call(argc) => {
-                        save_ip!();
+                        // The frame's ip, for the callee's traceback; the statistics see this
+                        // run's count only where they can be read (not for a Toy callee, which
+                        // just goes on counting in `executed`).
+                        self.frames[fi].ip = ip;
+                        flush_seg!();
                         check_breaker!();
                         let fidx = self.stack.len() - argc as usize - 1;
                         // Toy functions called with exactly their positional parameters get
@@ -1419,6 +1426,8 @@ impl Vm {
                                 continue 'frames;
                             }
                         }
+                        self.executed += executed;
+                        executed = 0;
                         if let Value::Builtin(b) = &self.stack[fidx] {
                             if b.bound.is_none() {
                                 let bf = b.func;
