@@ -213,16 +213,24 @@ impl Vm {
                 for _ in argc..code.nlocals() {
                     self.stack.push_fast(Value::Unbound);
                 }
-                for j in 0..nkw {
-                    let v = std::mem::replace(&mut self.stack[base + npos + j], Value::Unbound);
-                    self.stack.push_fast(v);
-                }
-                for j in (0..nkw).rev() {
-                    let v = self.stack.pop().expect("keyword value");
-                    self.stack[base + pos[j] as usize] = v;
-                }
+                // Keywords passed in their parameters' order right after the positional
+                // ones (`f(a, k=1)`) are already in place: only the slots after them can
+                // still need a default.
+                let unset_from = if in_place(&pos, npos, nkw) {
+                    argc
+                } else {
+                    for j in 0..nkw {
+                        let v = std::mem::replace(&mut self.stack[base + npos + j], Value::Unbound);
+                        self.stack.push_fast(v);
+                    }
+                    for j in (0..nkw).rev() {
+                        let v = self.stack.pop().expect("keyword value");
+                        self.stack[base + pos[j] as usize] = v;
+                    }
+                    npos
+                };
                 let first_default = argcount - f.defaults.len();
-                for i in npos..argcount + kwonly {
+                for i in unset_from..argcount + kwonly {
                     if matches!(self.stack[base + i], Value::Unbound) {
                         self.stack[base + i] = if i < argcount {
                             f.defaults[i - first_default].clone()
@@ -589,6 +597,15 @@ fn keyword_slots(f: &Function, npos: usize, names: &TupleObj) -> Option<[u8; KwS
         }
     }
     Some(pos)
+}
+
+/// Are the keyword values (passed after `npos` positional ones) already in their slots?
+#[inline]
+fn in_place(pos: &[u8; KwSites::MAX_KW], npos: usize, nkw: usize) -> bool {
+    pos[..nkw]
+        .iter()
+        .enumerate()
+        .all(|(j, &p)| p as usize == npos + j)
 }
 
 /// A small direct-mapped cache of `keyword_slots`, so that a keyword call site binds by
