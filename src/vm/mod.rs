@@ -1474,28 +1474,32 @@ impl Vm {
                     Instr::Return => {
                         flush_seg!();
                         let v = pop!();
-                        let frame = self.frames.pop().expect("frame stack underflow");
-                        self.release_frame_storage(&frame);
-                        // Dropped field by field so that the common case (no cells, not a
-                        // generator, the function held by `func`) runs no drop glue.
-                        let Frame {
-                            func: held,
-                            cells,
-                            gen,
-                            ..
-                        } = frame;
-                        debug_assert!(held.is_none());
-                        std::mem::forget(held);
-                        if cells.is_some() {
+                        let top = self.frames.last().expect("frame stack underflow");
+                        let (pop_to, iter_base) = (top.pop_to, top.iter_base);
+                        self.release_storage(pop_to, iter_base);
+                        let top = self.frames.last().expect("frame stack underflow");
+                        if top.cells.is_none() && top.gen.is_none() {
+                            // The common case: nothing in the frame needs dropping (the running
+                            // loop holds its function), so it is not moved out first. Moving
+                            // it would read back, 16 bytes at a time, fields the call wrote a
+                            // word at a time moments ago: loads that store forwarding cannot
+                            // serve.
+                            std::mem::forget(self.frames.pop());
+                        } else {
+                            let frame = self.frames.pop().expect("frame stack underflow");
+                            let Frame {
+                                func: held,
+                                cells,
+                                gen,
+                                ..
+                            } = frame;
+                            debug_assert!(held.is_none());
+                            drop(held);
                             drop(cells);
-                        } else {
-                            std::mem::forget(cells);
-                        }
-                        if let Some(g) = gen {
-                            *g.state.lock() = IterState::Done;
-                            self.yielded = false;
-                        } else {
-                            std::mem::forget(gen);
+                            if let Some(g) = gen {
+                                *g.state.lock() = IterState::Done;
+                                self.yielded = false;
+                            }
                         }
                         if self.frames.len() == stop_depth {
                             self.executed += executed;
@@ -1783,11 +1787,17 @@ impl Vm {
     /// leaves a few int locals and nothing else).
     #[inline(always)]
     fn release_frame_storage(&mut self, frame: &Frame) {
-        while self.stack.len() > frame.pop_to {
+        self.release_storage(frame.pop_to, frame.iter_base);
+    }
+
+    /// `release_frame_storage` of a frame whose stacks start at `pop_to` and `iter_base`.
+    #[inline(always)]
+    fn release_storage(&mut self, pop_to: usize, iter_base: usize) {
+        while self.stack.len() > pop_to {
             discard(self.stack.pop().expect("stack underflow"));
         }
-        if self.iters.len() > frame.iter_base {
-            self.iters.truncate(frame.iter_base);
+        if self.iters.len() > iter_base {
+            self.iters.truncate(iter_base);
         }
     }
 
