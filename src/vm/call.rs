@@ -179,6 +179,7 @@ impl Vm {
     /// `f(a, k=v)` with the callee, the arguments and then the keyword values on the stack
     /// (from `fidx`): plain Toy functions bind straight from the stack into their locals.
     /// Anything unusual (and every error) goes the general way, `call_kw`.
+    #[inline(never)]
     pub(super) fn call_kw_from_stack(
         &mut self,
         fidx: usize,
