@@ -203,6 +203,9 @@ pub enum Instr {
     /// type (`len(x)`, `str(x)`), it is called right here, without putting it on the stack
     /// (no reference counting of it, two dispatches fewer). Otherwise it is `LoadGlobal g`.
     CallGlobalLocal1(u16, u32),
+    /// `LoadFast a; Return`: the local's value is moved out of its slot (the frame is ending,
+    /// so no reference counting) and returned. Otherwise (unbound) it is `LoadFast a`.
+    ReturnLocal(u32),
 }
 
 impl Instr {
@@ -221,6 +224,7 @@ impl Instr {
             Instr::CallGlobalLocal1(_, g) => Instr::LoadGlobal(g),
             Instr::ConstInLocal(_, k, _) => Instr::LoadConst(k as u32),
             Instr::ForIterStore(_, t) => Instr::ForIter(t),
+            Instr::ReturnLocal(a) => Instr::LoadFast(a),
             other => other,
         }
     }

@@ -66,6 +66,10 @@ pub fn optimize(mut instrs: Vec<Instr>) -> Vec<Instr> {
         let Instr::LoadFast(a) = orig[p] else {
             continue;
         };
+        if at(p + 1) == Instr::Return {
+            instrs[p] = Instr::ReturnLocal(a);
+            continue;
+        }
         let Ok(a8) = u8::try_from(a) else {
             continue;
         };

@@ -558,6 +558,46 @@ impl Vm {
                 }};
             }
 
+            // Leave the frame with `v` as its result (Return and ReturnLocal).
+            macro_rules! do_return {
+                ($v:expr) => {{
+                    let v: Value = $v;
+                    let top = self.frames.last().expect("frame stack underflow");
+                    let (pop_to, iter_base) = (top.pop_to, top.iter_base);
+                    self.release_storage(pop_to, iter_base);
+                    let top = self.frames.last().expect("frame stack underflow");
+                    if top.cells.is_none() && top.gen.is_none() {
+                        // The common case: nothing in the frame needs dropping (the running
+                        // loop holds its function), so it is not moved out first. Moving
+                        // it would read back, 16 bytes at a time, fields the call wrote a
+                        // word at a time moments ago: loads that store forwarding cannot
+                        // serve.
+                        std::mem::forget(self.frames.pop());
+                    } else {
+                        let frame = self.frames.pop().expect("frame stack underflow");
+                        let Frame {
+                            func: held,
+                            cells,
+                            gen,
+                            ..
+                        } = frame;
+                        debug_assert!(held.is_none());
+                        drop(held);
+                        drop(cells);
+                        if let Some(g) = gen {
+                            *g.state.lock() = IterState::Done;
+                            self.yielded = false;
+                        }
+                    }
+                    if self.frames.len() == stop_depth {
+                        self.executed += executed;
+                        return Ok(v);
+                    }
+                    self.stack.push_fast(v);
+                    continue 'frames;
+                }};
+            }
+
             let error: Arc<ExcObj> = loop {
                 let instr = &instrs[ip];
                 ip += 1;
@@ -1474,39 +1514,18 @@ impl Vm {
                     Instr::Return => {
                         flush_seg!();
                         let v = pop!();
-                        let top = self.frames.last().expect("frame stack underflow");
-                        let (pop_to, iter_base) = (top.pop_to, top.iter_base);
-                        self.release_storage(pop_to, iter_base);
-                        let top = self.frames.last().expect("frame stack underflow");
-                        if top.cells.is_none() && top.gen.is_none() {
-                            // The common case: nothing in the frame needs dropping (the running
-                            // loop holds its function), so it is not moved out first. Moving
-                            // it would read back, 16 bytes at a time, fields the call wrote a
-                            // word at a time moments ago: loads that store forwarding cannot
-                            // serve.
-                            std::mem::forget(self.frames.pop());
-                        } else {
-                            let frame = self.frames.pop().expect("frame stack underflow");
-                            let Frame {
-                                func: held,
-                                cells,
-                                gen,
-                                ..
-                            } = frame;
-                            debug_assert!(held.is_none());
-                            drop(held);
-                            drop(cells);
-                            if let Some(g) = gen {
-                                *g.state.lock() = IterState::Done;
-                                self.yielded = false;
-                            }
+                        do_return!(v);
+                    }
+                    Instr::ReturnLocal(a) => {
+                        let slot = locals_base + a as usize;
+                        if matches!(self.stack[slot], Value::Unbound) {
+                            load_fast!(a);
+                            continue;
                         }
-                        if self.frames.len() == stop_depth {
-                            self.executed += executed;
-                            return Ok(v);
-                        }
-                        self.stack.push_fast(v);
-                        continue 'frames;
+                        ip += 1; // the Return this stands for
+                        flush_seg!();
+                        let v = std::mem::replace(&mut self.stack[slot], Value::Unbound);
+                        do_return!(v);
                     }
                     Instr::Yield => {
                         flush_seg!();
