@@ -541,6 +541,29 @@ impl Cell {
     }
 }
 
+impl Function {
+    pub fn new(
+        code: Arc<Code>,
+        globals: Arc<Globals>,
+        defaults: Vec<Value>,
+        kwdefaults: Vec<Option<Value>>,
+        closure: Vec<Arc<Cell>>,
+    ) -> Function {
+        Function {
+            argcount: code.argcount,
+            nlocals: code.nlocals() as u32,
+            plain_positional: code.plain_positional(),
+            has_cells: !code.cellvars.is_empty(),
+            code,
+            globals,
+            defaults,
+            kwdefaults,
+            closure,
+            attrs: Default::default(),
+        }
+    }
+}
+
 /// The module-level namespace. Names are resolved to slots when code is compiled, so a global
 /// access at run time is an index, never a string hash. Each slot also remembers the builtin of
 /// the same name (if any), which is what a load falls back to while the global is unset.
@@ -581,6 +604,13 @@ pub struct GlobalSlot {
 
 pub struct Function {
     pub code: Arc<Code>,
+    /// What every call of the function reads of its code, copied here so that a call does
+    /// not have to go through `code` first (one dependent load fewer): `code.argcount`,
+    /// `code.nlocals()`, `code.plain_positional()`, and whether the code creates cells.
+    pub argcount: u32,
+    pub nlocals: u32,
+    pub plain_positional: bool,
+    pub has_cells: bool,
     pub globals: Arc<Globals>,
     /// Defaults of the trailing positional parameters.
     pub defaults: Vec<Value>,

@@ -101,8 +101,7 @@ impl Vm {
         let Value::Func(f) = std::mem::replace(&mut self.stack[fidx], Value::None) else {
             unreachable!("enter_from_stack: not a function")
         };
-        let code = &f.code;
-        let (nparams, nlocals) = (code.argcount as usize, code.nlocals());
+        let (nparams, nlocals) = (f.argcount as usize, f.nlocals as usize);
         if argc < nparams {
             let first_default = nparams - f.defaults.len();
             for k in argc..nparams {
@@ -134,7 +133,7 @@ impl Vm {
     /// variables are read from `f.closure` (see `cell_at`).
     #[inline(always)]
     fn enter_frame(&mut self, f: Arc<Function>, locals_base: usize, pop_to: usize) {
-        let cells = if f.code.cellvars.is_empty() {
+        let cells = if !f.has_cells {
             None
         } else {
             Some(self.make_cells(&f.code, locals_base))

@@ -230,14 +230,13 @@ impl Vm {
     pub fn run_module(&mut self, code: Arc<Code>) -> PResult<Value> {
         let depth = self.frames.len();
         let n = code.nlocals();
-        let func = Arc::new(Function {
+        let func = Arc::new(Function::new(
             code,
-            globals: self.rt.globals.clone(),
-            defaults: Vec::new(),
-            kwdefaults: Vec::new(),
-            closure: Vec::new(),
-            attrs: Default::default(),
-        });
+            self.rt.globals.clone(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        ));
         let base = self.stack.len();
         self.stack.resize(base + n, Value::Unbound);
         self.frames.push(Frame {
@@ -1432,14 +1431,13 @@ impl Vm {
                                 cell_at(frame.cells.as_deref().unwrap_or(&[]), &func, i).clone()
                             })
                             .collect();
-                        let f = Function {
-                            code: child,
-                            globals: func.globals.clone(),
+                        let f = Function::new(
+                            child,
+                            func.globals.clone(),
                             defaults,
                             kwdefaults,
                             closure,
-                            attrs: Default::default(),
-                        };
+                        );
                         self.stack.push_fast(Value::Func(Arc::new(f)));
                     }
                     Instr::Call(argc) => {
@@ -1453,10 +1451,8 @@ impl Vm {
                         // Toy functions called with exactly their positional parameters get
                         // a frame right here; builtins run right here.
                         if let Value::Func(f) = &self.stack[fidx] {
-                            let (np, nd) = (f.code.argcount as usize, f.defaults.len());
-                            if argc as usize <= np
-                                && argc as usize + nd >= np
-                                && f.code.plain_positional()
+                            let (np, nd) = (f.argcount as usize, f.defaults.len());
+                            if argc as usize <= np && argc as usize + nd >= np && f.plain_positional
                             {
                                 flush_seg!();
                                 restore!();
