@@ -245,7 +245,7 @@ pub struct Handler {
 pub struct Code {
     pub name: Arc<str>,
     pub filename: Arc<str>,
-    pub instrs: Vec<Instr>,
+    pub instrs: Arc<[Instr]>,
     /// Source line of each instruction.
     pub lines: Vec<u32>,
     pub consts: Vec<Value>,

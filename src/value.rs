@@ -554,6 +554,7 @@ impl Function {
             nlocals: code.nlocals() as u32,
             plain_positional: code.plain_positional(),
             has_cells: !code.cellvars.is_empty(),
+            instrs: code.instrs.clone(),
             code,
             globals,
             defaults,
@@ -606,9 +607,12 @@ pub struct Function {
     pub code: Arc<Code>,
     /// What every call of the function reads of its code, copied here so that a call does
     /// not have to go through `code` first (one dependent load fewer): `code.argcount`,
-    /// `code.nlocals()`, `code.plain_positional()`, and whether the code creates cells.
+    /// `code.nlocals()`, `code.plain_positional()`, whether the code creates cells, and its
+    /// instructions.
     pub argcount: u32,
     pub nlocals: u32,
+    /// `code.instrs`, which the dispatch loop reads at every frame switch.
+    pub instrs: Arc<[crate::bytecode::Instr]>,
     pub plain_positional: bool,
     pub has_cells: bool,
     pub globals: Arc<Globals>,

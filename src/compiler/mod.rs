@@ -277,7 +277,7 @@ impl<'a> Compiler<'a> {
         Code {
             name: Arc::from(unit.name.as_str()),
             filename: self.filename.clone(),
-            instrs: peephole::optimize(unit.instrs),
+            instrs: peephole::optimize(unit.instrs).into(),
             lines: unit.lines,
             consts: unit.consts,
             names: unit.names,

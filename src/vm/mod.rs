@@ -376,7 +376,7 @@ impl Vm {
             let (mut ip, locals_base) = (self.frames[fi].ip, self.frames[fi].locals_base);
             let code: &Code = &func.code;
             let globals: &Globals = &func.globals;
-            let instrs: &[Instr] = &code.instrs;
+            let instrs: &[Instr] = &func.instrs;
             let mut add_tb = true;
             let mut seg = ip;
 
