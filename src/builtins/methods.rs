@@ -542,7 +542,9 @@ fn join_strs(sep: &StrObj, items: &[Value]) -> PResult<Value> {
         }
     }
     crate::ops::check_size(len as u128)?;
-    let mut out = StrBuf::with_capacity(len);
+    // Built as a String (whose push is a capacity check and a copy) and then handed over
+    // without copying when it is longer than a StrBuf holds inline.
+    let mut out = String::with_capacity(len);
     for (i, x) in items.iter().enumerate() {
         if i > 0 {
             out.push_str(&sep.s);
@@ -551,7 +553,7 @@ fn join_strs(sep: &StrObj, items: &[Value]) -> PResult<Value> {
             out.push_str(&t.s);
         }
     }
-    Ok(Value::str_known(out, ascii))
+    Ok(Value::str_known(StrBuf::from_string(out), ascii))
 }
 
 fn strip_common(a: &[Value], kw: Kw, name: &str, left: bool, right: bool) -> PResult<Value> {
