@@ -369,11 +369,9 @@ impl Vm {
         }
         'frames: loop {
             let fi = self.frames.len() - 1;
-            let func: Arc<Function> = self.frames[fi]
-                .func
-                .take()
-                .expect("run: frame without a function");
-            let (mut ip, locals_base) = (self.frames[fi].ip, self.frames[fi].locals_base);
+            let top = self.frames.last_mut().expect("run: no frame");
+            let func: Arc<Function> = top.func.take().expect("run: frame without a function");
+            let (mut ip, locals_base) = (top.ip, top.locals_base);
             let code: &Code = &func.code;
             let globals: &Globals = &func.globals;
             let instrs: &[Instr] = &func.instrs;
