@@ -59,19 +59,23 @@ pub fn slice_indices_wide(s: &SliceObj, len: i128) -> PResult<(i128, i128, i128,
     Ok((start, stop, step, count))
 }
 
-/// How many indices `start, start + step, …` come before `stop` (CPython's slice length).
+/// How many indices `start, start + step, …` come before `stop` (CPython's slice length), in
+/// i128 for ranges and in i64 for sequences (whose division is not a library call).
 #[inline]
-fn slice_count(start: i128, stop: i128, step: i128) -> i128 {
-    if step < 0 {
+fn slice_count<T: num_traits::PrimInt + num_traits::Signed>(start: T, stop: T, step: T) -> T {
+    let (zero, one) = (T::zero(), T::one());
+    if step == one {
+        (stop - start).max(zero)
+    } else if step < zero {
         if stop < start {
-            (start - stop - 1) / (-step) + 1
+            (start - stop - one) / (-step) + one
         } else {
-            0
+            zero
         }
     } else if start < stop {
-        (stop - start - 1) / step + 1
+        (stop - start - one) / step + one
     } else {
-        0
+        zero
     }
 }
 
@@ -96,21 +100,8 @@ fn slice_indices_small(s: &SliceObj, len: i64) -> Option<(i64, i64, i64)> {
     };
     let start = adjust(get(&s.lower)?, if step < 0 { upper } else { lower });
     let stop = adjust(get(&s.upper)?, if step < 0 { lower } else { upper });
-    // Start and stop are within [-1, len] and the step is not i64::MIN: no overflow, and
-    // i64 division (the i128 one is a library call).
-    let count = if step == 1 {
-        (stop - start).max(0)
-    } else if step < 0 {
-        if stop < start {
-            (start - stop - 1) / (-step) + 1
-        } else {
-            0
-        }
-    } else if start < stop {
-        (stop - start - 1) / step + 1
-    } else {
-        0
-    };
+    // Start and stop are within [-1, len] and the step is not i64::MIN: no overflow.
+    let count = slice_count(start, stop, step);
     Some((start, step, count))
 }
 
