@@ -191,6 +191,18 @@ pub fn lookup_id(v: &Value, name: &str) -> Option<u32> {
     Some(((tag as u32) << 8) | i as u32)
 }
 
+/// The ids of the two methods that `CallMethod` runs inline (`list.append`, `dict.get`): the
+/// first entries of the list (tag 1) and dict (tag 2) tables.
+pub const LIST_APPEND: u32 = 1 << 8;
+pub const DICT_GET: u32 = 2 << 8;
+
+/// The type tag that `lookup_id` puts in the high bits of an id: which method table `v`'s type
+/// has (None: a type without built-in methods).
+#[inline(always)]
+pub fn method_table_tag(v: &Value) -> Option<u8> {
+    type_tag(v).map(|(tag, _, _)| tag)
+}
+
 /// The function of a method id from `lookup_id`.
 #[inline(always)]
 pub fn method_fn(id: u32) -> Option<BuiltinFnPtr> {
@@ -2236,4 +2248,21 @@ fn range_index(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 
 fn exc_with_traceback(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(a[0].clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_method_ids_match_the_tables() {
+        assert_eq!(
+            lookup_id(&Value::list(Vec::new()), "append"),
+            Some(LIST_APPEND)
+        );
+        assert_eq!(
+            lookup_id(&Value::dict(DictTable::new()), "get"),
+            Some(DICT_GET)
+        );
+    }
 }

@@ -13,6 +13,7 @@
 
 mod call;
 pub mod iter;
+mod method_cache;
 mod push;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 
+use crate::builtins::methods;
 use crate::bytecode::{Code, Instr};
 use crate::dict::{hash_value, DictTable, SetTable};
 use crate::exceptions::{ExcKind, ExcObj, TbEntry};
@@ -189,6 +191,8 @@ pub struct Vm {
     gcache: Vec<(u64, Option<Value>)>,
     /// Where the keyword arguments of recent keyword call sites go (see `call.rs`).
     kw_sites: call::KwSites,
+    /// Method ids of recent `LoadMethod`s (see method_cache.rs).
+    methods: method_cache::MethodCache,
 }
 
 impl Vm {
@@ -223,6 +227,7 @@ impl Vm {
             native_depth: 0,
             gcache: Vec::new(),
             kw_sites: call::KwSites::new(),
+            methods: method_cache::MethodCache::new(),
         }
     }
 
@@ -847,7 +852,7 @@ impl Vm {
                         // A method of a built-in type goes on the stack as its id (an int:
                         // nothing to count), with the receiver, never None, above it; any
                         // other callable has None there.
-                        match crate::builtins::methods::lookup_id(&obj, name) {
+                        match self.methods.lookup_id(&obj, name) {
                             Some(id) => {
                                 self.stack.push_fast(Value::Int(id as i64));
                                 self.stack.push_fast(obj);
@@ -866,7 +871,41 @@ impl Vm {
                             &self.stack[fidx],
                             matches!(self.stack[fidx + 1], Value::None),
                         ) {
-                            if let Some(func) = crate::builtins::methods::method_fn(*id as u32) {
+                            let id = *id as u32;
+                            // `xs.append(x)` and `d.get(k[, default])`, the commonest method
+                            // calls, run right here: the value moves into the list and the key
+                            // is looked up without an argument vector.
+                            if id == methods::LIST_APPEND && argc == 1 {
+                                let x = pop!();
+                                let recv = pop!();
+                                discard(pop!());
+                                let Value::List(l) = &recv else {
+                                    unreachable!("list.append id on a non-list")
+                                };
+                                l.items.lock().push(x);
+                                drop(recv);
+                                if let Some(Instr::Pop) = instrs.get(ip) {
+                                    ip += 1;
+                                } else {
+                                    self.stack.push_fast(Value::None);
+                                }
+                                continue;
+                            }
+                            if id == methods::DICT_GET && (argc == 1 || argc == 2) {
+                                save_ip!();
+                                let default = if argc == 2 { pop!() } else { Value::None };
+                                let k = pop!();
+                                let recv = pop!();
+                                discard(pop!());
+                                let Value::Dict(d) = &recv else {
+                                    unreachable!("dict.get id on a non-dict")
+                                };
+                                let h = tri!(hash_value(&k));
+                                let found = d.table.lock().get(h, &k);
+                                self.stack.push_fast(found.unwrap_or(default));
+                                continue;
+                            }
+                            if let Some(func) = methods::method_fn(id) {
                                 save_ip!();
                                 let r = tri!(self.call_native_from_stack(func, fidx + 1));
                                 if let Some(Instr::Pop) = instrs.get(ip) {
