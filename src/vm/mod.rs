@@ -1478,10 +1478,6 @@ impl Vm {
                         self.stack.push_fast(Value::Func(Arc::new(f)));
                     }
                     Instr::Call(argc) => {
-                        // The frame's ip, for the callee's traceback; the statistics see this
-                        // run's count only where they can be read (not for a Toy callee, which
-                        // just goes on counting in `executed`).
-                        self.frames[fi].ip = ip;
                         flush_seg!();
                         check_breaker!();
                         let fidx = self.stack.len() - argc as usize - 1;
@@ -1491,14 +1487,23 @@ impl Vm {
                             let (np, nd) = (f.argcount as usize, f.defaults.len());
                             if argc as usize <= np && argc as usize + nd >= np && f.plain_positional
                             {
-                                flush_seg!();
-                                restore!();
+                                // This frame (the top one) keeps its ip, for the callee's
+                                // traceback, and gets its function back; the count of
+                                // instructions just goes on in `executed`.
+                                let top = self.frames.last_mut().expect("run: no frame");
+                                top.ip = ip;
+                                let old = top.func.replace(func);
+                                debug_assert!(old.is_none());
+                                std::mem::forget(old);
                                 if let Err(e) = self.enter_from_stack(argc as usize) {
                                     unwind_or_exit!(e, true);
                                 }
                                 continue 'frames;
                             }
                         }
+                        // The other calls: the frame's ip for tracebacks, and the count for
+                        // the statistics (which a builtin may read).
+                        self.frames[fi].ip = ip;
                         self.executed += executed;
                         executed = 0;
                         if let Value::Builtin(b) = &self.stack[fidx] {
