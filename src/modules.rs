@@ -228,7 +228,7 @@ fn sys_setswitchinterval(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 
 fn sys_getswitchinterval(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::noargs("sys.getswitchinterval", a, kw)?;
-    Ok(Value::Float(F64::new(vm.rt.switch_interval())))
+    Ok(Value::float(vm.rt.switch_interval()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,11 +264,11 @@ fn make_math() -> Module {
             ("isclose", m_isclose),
         ],
         vec![
-            ("pi", Value::Float(F64::new(std::f64::consts::PI))),
-            ("e", Value::Float(F64::new(std::f64::consts::E))),
-            ("tau", Value::Float(F64::new(std::f64::consts::TAU))),
-            ("inf", Value::Float(F64::new(f64::INFINITY))),
-            ("nan", Value::Float(F64::new(f64::NAN))),
+            ("pi", Value::float(std::f64::consts::PI)),
+            ("e", Value::float(std::f64::consts::E)),
+            ("tau", Value::float(std::f64::consts::TAU)),
+            ("inf", Value::float(f64::INFINITY)),
+            ("nan", Value::float(f64::NAN)),
         ],
     )
 }
@@ -287,7 +287,7 @@ fn m_sqrt(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     if x < 0.0 {
         return domain();
     }
-    Ok(Value::Float(F64::new(x.sqrt())))
+    Ok(Value::float(x.sqrt()))
 }
 
 fn int_round(a: &[Value], kw: Kw, name: &str, f: fn(f64) -> f64) -> PResult<Value> {
@@ -373,23 +373,19 @@ fn m_log(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             if lb == 0.0 {
                 return err(ExcKind::ZeroDivisionError, "float division by zero");
             }
-            Ok(Value::Float(F64::new(x / lb)))
+            Ok(Value::float(x / lb))
         }
-        None => Ok(Value::Float(F64::new(x))),
+        None => Ok(Value::float(x)),
     }
 }
 
 fn m_log2(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::onearg("math.log2", a, kw)?;
-    Ok(Value::Float(F64::new(loghelper(&a[0], "log2", f64::log2)?)))
+    Ok(Value::float(loghelper(&a[0], "log2", f64::log2)?))
 }
 fn m_log10(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::onearg("math.log10", a, kw)?;
-    Ok(Value::Float(F64::new(loghelper(
-        &a[0],
-        "log10",
-        f64::log10,
-    )?)))
+    Ok(Value::float(loghelper(&a[0], "log10", f64::log10)?))
 }
 fn m_exp(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let x = one("exp", a, kw)?;
@@ -397,40 +393,40 @@ fn m_exp(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     if r.is_infinite() && x.is_finite() {
         return err(ExcKind::OverflowError, "math range error");
     }
-    Ok(Value::Float(F64::new(r)))
+    Ok(Value::float(r))
 }
 fn m_sin(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let x = one("sin", a, kw)?;
     if x.is_infinite() {
         return domain();
     }
-    Ok(Value::Float(F64::new(x.sin())))
+    Ok(Value::float(x.sin()))
 }
 fn m_cos(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let x = one("cos", a, kw)?;
     if x.is_infinite() {
         return domain();
     }
-    Ok(Value::Float(F64::new(x.cos())))
+    Ok(Value::float(x.cos()))
 }
 fn m_tan(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let x = one("tan", a, kw)?;
     if x.is_infinite() {
         return domain();
     }
-    Ok(Value::Float(F64::new(x.tan())))
+    Ok(Value::float(x.tan()))
 }
 fn m_atan(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    Ok(Value::Float(F64::new(one("atan", a, kw)?.atan())))
+    Ok(Value::float(one("atan", a, kw)?.atan()))
 }
 fn m_atan2(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::positional("math.atan2", "atan2", a, kw, 2, 2)?;
-    Ok(Value::Float(F64::new(
+    Ok(Value::float(
         num_arg("atan2", &a[0])?.atan2(num_arg("atan2", &a[1])?),
-    )))
+    ))
 }
 fn m_fabs(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    Ok(Value::Float(F64::new(one("fabs", a, kw)?.abs())))
+    Ok(Value::float(one("fabs", a, kw)?.abs()))
 }
 fn m_pow(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::positional("math.pow", "pow", a, kw, 2, 2)?;
@@ -473,7 +469,7 @@ fn m_pow(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         } else {
             0.0
         };
-        return Ok(Value::Float(F64::new(r)));
+        return Ok(Value::float(r));
     }
     let r = x.powf(y);
     if r.is_nan() || (r.is_infinite() && x == 0.0) {
@@ -482,7 +478,7 @@ fn m_pow(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     if r.is_infinite() {
         return err(ExcKind::OverflowError, "math range error");
     }
-    Ok(Value::Float(F64::new(r)))
+    Ok(Value::float(r))
 }
 fn m_hypot(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::no_kwargs("math.hypot", kw)?;
@@ -491,7 +487,7 @@ fn m_hypot(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         let x = num_arg("hypot", v)?;
         acc = acc.hypot(x);
     }
-    Ok(Value::Float(F64::new(acc)))
+    Ok(Value::float(acc))
 }
 fn m_gcd(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::no_kwargs("math.gcd", kw)?;
@@ -545,13 +541,13 @@ fn m_factorial(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     Ok(Value::from_bigint(acc))
 }
 fn m_isnan(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(B64::new(one("isnan", a, kw)?.is_nan())))
+    Ok(Value::bool(one("isnan", a, kw)?.is_nan()))
 }
 fn m_isinf(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(B64::new(one("isinf", a, kw)?.is_infinite())))
+    Ok(Value::bool(one("isinf", a, kw)?.is_infinite()))
 }
 fn m_isfinite(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(B64::new(one("isfinite", a, kw)?.is_finite())))
+    Ok(Value::bool(one("isfinite", a, kw)?.is_finite()))
 }
 fn m_isclose(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let k = args::parse("isclose", a, kw, &["a", "b", "rel_tol", "abs_tol"], 0, 2, 2)?;
@@ -578,9 +574,9 @@ fn m_isclose(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         return Ok(Value::Bool(B64::False));
     }
     let d = (x - y).abs();
-    Ok(Value::Bool(B64::new(
+    Ok(Value::bool(
         d <= (rel * y.abs()).max(rel * x.abs()) || d <= abs,
-    )))
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -607,7 +603,7 @@ fn t_time(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    Ok(Value::Float(F64::new(d.as_secs_f64())))
+    Ok(Value::float(d.as_secs_f64()))
 }
 
 fn clock(id: libc::clockid_t) -> f64 {
@@ -618,21 +614,19 @@ fn clock(id: libc::clockid_t) -> f64 {
 
 fn t_perf_counter(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::noargs("time.perf_counter", a, kw)?;
-    Ok(Value::Float(F64::new(clock(libc::CLOCK_MONOTONIC))))
+    Ok(Value::float(clock(libc::CLOCK_MONOTONIC)))
 }
 fn t_monotonic(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::noargs("time.monotonic", a, kw)?;
-    Ok(Value::Float(F64::new(clock(libc::CLOCK_MONOTONIC))))
+    Ok(Value::float(clock(libc::CLOCK_MONOTONIC)))
 }
 fn t_process_time(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::noargs("time.process_time", a, kw)?;
-    Ok(Value::Float(F64::new(clock(
-        libc::CLOCK_PROCESS_CPUTIME_ID,
-    ))))
+    Ok(Value::float(clock(libc::CLOCK_PROCESS_CPUTIME_ID)))
 }
 fn t_thread_time(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::noargs("time.thread_time", a, kw)?;
-    Ok(Value::Float(F64::new(clock(libc::CLOCK_THREAD_CPUTIME_ID))))
+    Ok(Value::float(clock(libc::CLOCK_THREAD_CPUTIME_ID)))
 }
 
 fn t_sleep(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -811,9 +805,9 @@ fn make_random() -> Module {
 
 fn r_random(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::noargs("Random.random", a, kw)?;
-    Ok(Value::Float(F64::new(
+    Ok(Value::float(
         (next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64),
-    )))
+    ))
 }
 
 /// A uniformly random integer in [0, n) for n > 0 (rejection sampling on n's bit length).
@@ -949,7 +943,7 @@ fn r_uniform(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     // a + (b - a) * random(), with Python's operator errors.
     let width = ops::sub(b, a)?;
     let r = (next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
-    ops::add(a, &ops::mul(&width, &Value::Float(F64::new(r)))?)
+    ops::add(a, &ops::mul(&width, &Value::float(r))?)
 }
 
 fn r_choice(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {

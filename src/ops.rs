@@ -132,7 +132,7 @@ pub fn add(a: &Value, b: &Value) -> PResult<Value> {
             Some(r) => Value::Int(r),
             None => Value::from_bigint(BigInt::from(*x) + y),
         }),
-        (Value::Float(x), Value::Float(y)) => Ok(Value::Float(F64::new(x.get() + y.get()))),
+        (Value::Float(x), Value::Float(y)) => Ok(Value::float(x.get() + y.get())),
         (Value::Str(x), Value::Str(y)) => Ok(str_concat(x, y)),
         (Value::List(x), Value::List(y)) => {
             let mut v = x.items.lock().clone();
@@ -203,7 +203,7 @@ pub fn sub(a: &Value, b: &Value) -> PResult<Value> {
             Some(r) => Value::Int(r),
             None => Value::from_bigint(BigInt::from(*x) - y),
         }),
-        (Value::Float(x), Value::Float(y)) => Ok(Value::Float(F64::new(x.get() - y.get()))),
+        (Value::Float(x), Value::Float(y)) => Ok(Value::float(x.get() - y.get())),
         (Value::Set(x), Value::Set(y)) => set_op(BinOp::Sub, x, y),
         _ => arith(BinOp::Sub, a, b),
     }
@@ -216,7 +216,7 @@ pub fn mul(a: &Value, b: &Value) -> PResult<Value> {
             Some(r) => Value::Int(r),
             None => Value::from_bigint(BigInt::from(*x) * y),
         }),
-        (Value::Float(x), Value::Float(y)) => Ok(Value::Float(F64::new(x.get() * y.get()))),
+        (Value::Float(x), Value::Float(y)) => Ok(Value::float(x.get() * y.get())),
         (Value::Str(_) | Value::List(_) | Value::Tuple(_), _) if is_int(b) => repeat(a, b),
         (_, Value::Str(_) | Value::List(_) | Value::Tuple(_)) if is_int(a) => repeat(b, a),
         (Value::Str(_) | Value::List(_) | Value::Tuple(_), _)
@@ -329,9 +329,9 @@ pub fn arith(op: BinOp, a: &Value, b: &Value) -> PResult<Value> {
             // Both ints (bool counts as int); bool OP bool stays a bool for & | ^.
             if let (Value::Bool(p), Value::Bool(q)) = (a, b) {
                 match op {
-                    BinOp::BitAnd => return Ok(Value::Bool(B64::new(p.get() & q.get()))),
-                    BinOp::BitOr => return Ok(Value::Bool(B64::new(p.get() | q.get()))),
-                    BinOp::BitXor => return Ok(Value::Bool(B64::new(p.get() ^ q.get()))),
+                    BinOp::BitAnd => return Ok(Value::bool(p.get() & q.get())),
+                    BinOp::BitOr => return Ok(Value::bool(p.get() | q.get())),
+                    BinOp::BitXor => return Ok(Value::bool(p.get() ^ q.get())),
                     _ => {}
                 }
             }
@@ -350,9 +350,9 @@ pub fn arith(op: BinOp, a: &Value, b: &Value) -> PResult<Value> {
             };
             if let (Value::Bool(p), Value::Bool(q)) = (a, b) {
                 match op {
-                    BinOp::BitAnd => return Ok(Value::Bool(B64::new(p.get() & q.get()))),
-                    BinOp::BitOr => return Ok(Value::Bool(B64::new(p.get() | q.get()))),
-                    BinOp::BitXor => return Ok(Value::Bool(B64::new(p.get() ^ q.get()))),
+                    BinOp::BitAnd => return Ok(Value::bool(p.get() & q.get())),
+                    BinOp::BitOr => return Ok(Value::bool(p.get() | q.get())),
+                    BinOp::BitXor => return Ok(Value::bool(p.get() ^ q.get())),
                     _ => {}
                 }
             }
@@ -448,7 +448,7 @@ fn int_op_small(op: BinOp, x: i64, y: i64) -> PResult<Option<Value>> {
                 return err(ExcKind::ZeroDivisionError, "division by zero");
             }
             if x.unsigned_abs() < (1 << 53) && y.unsigned_abs() < (1 << 53) {
-                Some(Value::Float(F64::new(x as f64 / y as f64)))
+                Some(Value::float(x as f64 / y as f64))
             } else {
                 None
             }
@@ -481,7 +481,7 @@ fn int_op_small(op: BinOp, x: i64, y: i64) -> PResult<Option<Value>> {
                         "0.0 cannot be raised to a negative power",
                     );
                 }
-                Some(Value::Float(F64::new((x as f64).powf(y as f64))))
+                Some(Value::float((x as f64).powf(y as f64)))
             } else if y <= u32::MAX as i64 {
                 x.checked_pow(y as u32).map(Value::Int)
             } else {
@@ -531,7 +531,7 @@ fn int_op_big(op: BinOp, x: &BigInt, y: &BigInt) -> PResult<Value> {
             if y.is_zero() {
                 return err(ExcKind::ZeroDivisionError, "division by zero");
             }
-            Value::Float(F64::new(big_true_div(x, y)?))
+            Value::float(big_true_div(x, y)?)
         }
         BinOp::FloorDiv => {
             if y.is_zero() {
@@ -558,7 +558,7 @@ fn int_op_big(op: BinOp, x: &BigInt, y: &BigInt) -> PResult<Value> {
                 }
                 let fx = x.to_f64().unwrap_or(f64::INFINITY);
                 let fy = y.to_f64().unwrap_or(f64::NEG_INFINITY);
-                return Ok(Value::Float(F64::new(fx.powf(fy))));
+                return Ok(Value::float(fx.powf(fy)));
             }
             if x.is_zero() || x.is_one() {
                 return Ok(Value::from_bigint(x.clone()));
@@ -769,7 +769,7 @@ pub fn neg(a: &Value) -> PResult<Value> {
         },
         Value::Bool(b) => Value::Int(-(b.get() as i64)),
         Value::BigInt(b) => Value::from_bigint(-(**b).clone()),
-        Value::Float(f) => Value::Float(F64::new(-f.get())),
+        Value::Float(f) => Value::float(-f.get()),
         _ => return type_error(format!("bad operand type for unary -: '{}'", a.type_name())),
     })
 }

@@ -919,6 +919,14 @@ impl Value {
         }
         Value::Str(Arc::new(StrObj::new(s)))
     }
+    #[inline(always)]
+    pub const fn bool(b: bool) -> Value {
+        Value::Bool(B64::new(b))
+    }
+    #[inline(always)]
+    pub const fn float(f: f64) -> Value {
+        Value::Float(F64::new(f))
+    }
     /// [`Value::str`] when the caller knows whether `s` is ASCII.
     #[inline]
     pub fn str_known(s: impl IntoStrBuf, ascii: bool) -> Value {

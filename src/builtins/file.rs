@@ -533,7 +533,7 @@ impl NativeObj for TextFile {
             "flush" => method("flush", f_flush, this),
             "name" => Value::str(self.name.clone()),
             "mode" => Value::str(self.mode.clone()),
-            "closed" => Value::Bool(B64::new(matches!(*self.handle.lock(), Handle::Closed))),
+            "closed" => Value::bool(matches!(*self.handle.lock(), Handle::Closed)),
             _ => return None,
         })
     }

@@ -762,7 +762,7 @@ fn prefix_common(a: &[Value], kw: Kw, name: &str, start: bool) -> PResult<Value>
         }
     };
     match &a[1] {
-        Value::Str(p) => Ok(Value::Bool(B64::new(test(&p.s)))),
+        Value::Str(p) => Ok(Value::bool(test(&p.s))),
         Value::Tuple(t) => {
             for x in t.items.iter() {
                 match x {
@@ -876,7 +876,7 @@ fn str_count(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn char_test(a: &[Value], kw: Kw, name: &str, f: fn(char) -> bool) -> PResult<Value> {
     let s = recv_str(a, name)?;
     args::noargs(&format!("str.{}", name), &a[1..], kw)?;
-    Ok(Value::Bool(B64::new(!s.s.is_empty() && s.s.chars().all(f))))
+    Ok(Value::bool(!s.s.is_empty() && s.s.chars().all(f)))
 }
 fn str_isdigit(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     char_test(a, kw, "isdigit", super::unicode::is_digit)
@@ -906,7 +906,7 @@ fn str_isupper(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         }
         cased |= c.is_uppercase();
     }
-    Ok(Value::Bool(B64::new(cased)))
+    Ok(Value::bool(cased))
 }
 fn str_islower(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = recv_str(a, "islower")?;
@@ -918,7 +918,7 @@ fn str_islower(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         }
         cased |= c.is_lowercase();
     }
-    Ok(Value::Bool(B64::new(cased)))
+    Ok(Value::bool(cased))
 }
 
 fn str_splitlines(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -2128,7 +2128,7 @@ fn set_issubset(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let o = other_set(vm, &a[1])?;
     let mine = s.table.lock().clone();
     let r = mine.iter_hashed().all(|(h, k)| o.contains(h, k));
-    Ok(Value::Bool(B64::new(r)))
+    Ok(Value::bool(r))
 }
 
 fn set_issuperset(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -2137,7 +2137,7 @@ fn set_issuperset(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let o = other_set(vm, &a[1])?;
     let mine = s.table.lock().clone();
     let r = o.iter_hashed().all(|(h, k)| mine.contains(h, k));
-    Ok(Value::Bool(B64::new(r)))
+    Ok(Value::bool(r))
 }
 
 fn set_isdisjoint(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -2146,7 +2146,7 @@ fn set_isdisjoint(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let o = other_set(vm, &a[1])?;
     let mine = s.table.lock().clone();
     let r = !mine.iter_hashed().any(|(h, k)| o.contains(h, k));
-    Ok(Value::Bool(B64::new(r)))
+    Ok(Value::bool(r))
 }
 
 fn set_update(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {

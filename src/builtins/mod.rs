@@ -276,7 +276,7 @@ fn b_abs(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         },
         Value::Bool(b) => Value::Int(b.get() as i64),
         Value::BigInt(b) => Value::from_bigint(b.abs()),
-        Value::Float(f) => Value::Float(F64::new(f.get().abs())),
+        Value::Float(f) => Value::float(f.get().abs()),
         v => return type_error(format!("bad operand type for abs(): '{}'", v.type_name())),
     })
 }
@@ -411,7 +411,7 @@ fn b_sum(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
                 Some(r) => Value::Int(r),
                 None => ops::add(&acc, &x)?,
             },
-            (Value::Float(p), Value::Float(q)) => Value::Float(F64::new(p.get() + q.get())),
+            (Value::Float(p), Value::Float(q)) => Value::float(p.get() + q.get()),
             _ => ops::add(&acc, &x)?,
         };
     }
@@ -859,7 +859,7 @@ fn type_matches(v: &Value, t: &Value) -> PResult<bool> {
 
 fn b_isinstance(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::positional("isinstance", "isinstance", a, kw, 2, 2)?;
-    Ok(Value::Bool(B64::new(type_matches(&a[0], &a[1])?)))
+    Ok(Value::bool(type_matches(&a[0], &a[1])?))
 }
 
 fn b_hash(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -914,7 +914,7 @@ fn b_round(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
                     n.type_name()
                 ),
             )?;
-            Ok(Value::Float(F64::new(round_float_digits(f.get(), n))))
+            Ok(Value::float(round_float_digits(f.get(), n)))
         }
         (Value::Int(_) | Value::BigInt(_) | Value::Bool(_), None) => Ok(ops::pos(&a[0])?),
         (Value::Int(_) | Value::BigInt(_) | Value::Bool(_), Some(n)) => {
@@ -1033,10 +1033,7 @@ fn b_divmod(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             return err(ExcKind::ZeroDivisionError, "float divmod()");
         }
         let (q, r) = ops::float_divmod(fx, fy);
-        return Ok(Value::tuple(vec![
-            Value::Float(F64::new(q)),
-            Value::Float(F64::new(r)),
-        ]));
+        return Ok(Value::tuple(vec![Value::float(q), Value::float(r)]));
     }
     let q = ops::arith(crate::ast::BinOp::FloorDiv, x, y)?;
     let r = ops::arith(crate::ast::BinOp::Mod, x, y)?;
@@ -1220,10 +1217,10 @@ fn b_next(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 
 fn b_callable(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     args::onearg("callable", a, kw)?;
-    Ok(Value::Bool(match &a[0] {
-        Value::Func(_) | Value::Builtin(_) | Value::Type(_) => B64::new(true),
-        Value::Native(n) => B64::new(n.0.is_callable()),
-        _ => B64::new(false),
+    Ok(Value::bool(match &a[0] {
+        Value::Func(_) | Value::Builtin(_) | Value::Type(_) => true,
+        Value::Native(n) => n.0.is_callable(),
+        _ => false,
     }))
 }
 
@@ -1399,15 +1396,15 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
             args::no_kwargs("float", kw)?;
             args::range("float", a, 0, 1)?;
             match a.first() {
-                None => Ok(Value::Float(F64::new(0.0))),
+                None => Ok(Value::float(0.0)),
                 Some(Value::Float(f)) => Ok(Value::Float(*f)),
                 Some(Value::Str(s)) => match crate::format::parse_float_str_py(&s.s) {
-                    Ok(f) if f.is_nan() => Ok(Value::Float(F64::new(fresh_nan(f)))),
-                    Ok(f) => Ok(Value::Float(F64::new(f))),
+                    Ok(f) if f.is_nan() => Ok(Value::float(fresh_nan(f))),
+                    Ok(f) => Ok(Value::float(f)),
                     Err(m) => err(ExcKind::ValueError, m),
                 },
                 Some(v) => match ops::to_f64(v)? {
-                    Some(f) => Ok(Value::Float(F64::new(f))),
+                    Some(f) => Ok(Value::float(f)),
                     None => type_error(format!(
                         "float() argument must be a string or a real number, not '{}'",
                         v.type_name()
@@ -1428,9 +1425,7 @@ pub fn construct(vm: &mut Vm, t: TypeKind, a: &[Value], kw: Kw) -> PResult<Value
         }
         TypeKind::Bool => {
             args::positional("bool", "bool", a, kw, 0, 1)?;
-            Ok(Value::Bool(B64::new(
-                a.first().map(|v| v.truthy()).unwrap_or(false),
-            )))
+            Ok(Value::bool(a.first().map(|v| v.truthy()).unwrap_or(false)))
         }
         TypeKind::List => {
             args::no_kwargs("list", kw)?;

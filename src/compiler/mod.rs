@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::ast::*;
 use crate::bytecode::{Code, Handler as HandlerEntry, Instr};
-use crate::value::{Value, B64, F64};
+use crate::value::Value;
 use scope::{node_id, NameKind, ScopeTable};
 
 /// Compile a parsed module. `global_slot` gives the slot of a module-level name (creating it).
@@ -1158,7 +1158,7 @@ impl<'a> Compiler<'a> {
                 self.emit(Instr::LoadConst(k));
             }
             ExprKind::Float(f) => {
-                let k = self.konst(Value::Float(F64::new(*f)));
+                let k = self.konst(Value::float(*f));
                 self.emit(Instr::LoadConst(k));
             }
             ExprKind::Str(s) => {
@@ -1167,11 +1167,11 @@ impl<'a> Compiler<'a> {
             }
             ExprKind::FString(parts) => self.fstring(parts)?,
             ExprKind::True => {
-                let k = self.konst(Value::Bool(B64::True));
+                let k = self.konst(Value::bool(true));
                 self.emit(Instr::LoadConst(k));
             }
             ExprKind::False => {
-                let k = self.konst(Value::Bool(B64::False));
+                let k = self.konst(Value::bool(false));
                 self.emit(Instr::LoadConst(k));
             }
             ExprKind::None => {
@@ -1200,7 +1200,7 @@ impl<'a> Compiler<'a> {
                     }
                 }
                 if let (UnaryOp::Neg, ExprKind::Float(f)) = (op, &operand.kind) {
-                    let k = self.konst(Value::Float(F64::new(-*f)));
+                    let k = self.konst(Value::float(-*f));
                     self.emit(Instr::LoadConst(k));
                     return Ok(());
                 }
@@ -1621,10 +1621,10 @@ fn const_item(e: &Expr) -> Option<Value> {
     Some(match &e.kind {
         ExprKind::Int(IntLit::Small(i)) => Value::Int(*i),
         ExprKind::Int(IntLit::Big(digits)) => Value::from_bigint(digits.parse().ok()?),
-        ExprKind::Float(f) => Value::Float(F64::new(*f)),
+        ExprKind::Float(f) => Value::float(*f),
         ExprKind::Str(s) => Value::str(s.clone()),
-        ExprKind::True => Value::Bool(B64::True),
-        ExprKind::False => Value::Bool(B64::False),
+        ExprKind::True => Value::bool(true),
+        ExprKind::False => Value::bool(false),
         ExprKind::None => Value::None,
         ExprKind::UnaryOp {
             op: UnaryOp::Neg,

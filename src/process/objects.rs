@@ -82,7 +82,7 @@ fn ph_join(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn ph_is_alive(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let p = this::<ProcObj>(a)?;
     bind("is_alive", &a[1..], kw, &[])?;
-    Ok(Value::Bool(B64::new(p.0.is_alive()?)))
+    Ok(Value::bool(p.0.is_alive()?))
 }
 
 fn ph_terminate(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -114,7 +114,7 @@ impl NativeObj for ProcObj {
             "kill" => method("kill", ph_kill, this),
             "name" => Value::str(self.0.name.clone()),
             "pid" | "ident" => Value::Int(self.0.rec.pid as i64),
-            "daemon" => Value::Bool(B64::new(self.0.daemon)),
+            "daemon" => Value::bool(self.0.daemon),
             "exitcode" => match self.0.exitcode() {
                 Some(c) => Value::Int(c as i64),
                 None => Value::None,
@@ -165,7 +165,7 @@ impl NativeObj for SelfProc {
             "join" if !self.main => method("join", sp_join, this),
             "name" => Value::str(self.name.clone()),
             "pid" | "ident" => Value::Int(std::process::id() as i64),
-            "daemon" => Value::Bool(B64::new(self.daemon)),
+            "daemon" => Value::bool(self.daemon),
             "exitcode" => Value::None,
             _ => return None,
         })
@@ -217,7 +217,7 @@ fn c_poll(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         None => Some(0.0),
         Some(v) => timeout_arg(Some(v))?,
     };
-    Ok(Value::Bool(B64::new(c.poll(vm, timeout)?)))
+    Ok(Value::bool(c.poll(vm, timeout)?))
 }
 
 fn c_close(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -247,9 +247,9 @@ impl NativeObj for ConnObj {
             "poll" => method("poll", c_poll, this),
             "close" => method("close", c_close, this),
             "fileno" => method("fileno", c_fileno, this),
-            "closed" => Value::Bool(B64::new(self.0.closed())),
-            "readable" => Value::Bool(B64::new(self.0.readable())),
-            "writable" => Value::Bool(B64::new(self.0.writable())),
+            "closed" => Value::bool(self.0.closed()),
+            "readable" => Value::bool(self.0.readable()),
+            "writable" => Value::bool(self.0.writable()),
             _ => return None,
         })
     }
@@ -410,13 +410,13 @@ fn q_get_nowait(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn q_empty(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let q = this::<QueueObj>(a)?;
     bind("empty", &a[1..], kw, &[])?;
-    Ok(Value::Bool(B64::new(q.q.empty())))
+    Ok(Value::bool(q.q.empty()))
 }
 
 fn q_full(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let q = this::<QueueObj>(a)?;
     bind("full", &a[1..], kw, &[])?;
-    Ok(Value::Bool(B64::new(q.q.full())))
+    Ok(Value::bool(q.q.full()))
 }
 
 fn q_qsize(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -517,7 +517,7 @@ fn acquire_args(a: &[Value], kw: Kw) -> PResult<(bool, Option<f64>)> {
 fn l_acquire(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let l = this::<LockObj>(a)?.0.clone();
     let (block, timeout) = acquire_args(a, kw)?;
-    Ok(Value::Bool(B64::new(lock_acquire(vm, &l, block, timeout)?)))
+    Ok(Value::bool(lock_acquire(vm, &l, block, timeout)?))
 }
 
 fn l_release(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -606,15 +606,15 @@ fn s_acquire(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = this::<SemObj>(a)?.0.clone();
     let (block, timeout) = acquire_args(a, kw)?;
     if !block {
-        return Ok(Value::Bool(B64::new(s.try_acquire())));
+        return Ok(Value::bool(s.try_acquire()));
     }
-    Ok(Value::Bool(B64::new(wait_for(vm, timeout, |slice| {
+    Ok(Value::bool(wait_for(vm, timeout, |slice| {
         if slice.is_zero() {
             s.try_acquire()
         } else {
             s.acquire_slice(slice)
         }
-    })?)))
+    })?))
 }
 
 fn s_release(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -681,7 +681,7 @@ pub fn p_event(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn e_is_set(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let e = this::<EventObj>(a)?;
     bind("is_set", &a[1..], kw, &[])?;
-    Ok(Value::Bool(B64::new(e.0.is_set())))
+    Ok(Value::bool(e.0.is_set()))
 }
 
 fn e_set(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
@@ -702,13 +702,13 @@ fn e_wait(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let e = this::<EventObj>(a)?.0.clone();
     let k = bind("wait", &a[1..], kw, &["timeout"])?;
     let timeout = timeout_arg(k[0].as_ref())?;
-    Ok(Value::Bool(B64::new(wait_for(vm, timeout, |slice| {
+    Ok(Value::bool(wait_for(vm, timeout, |slice| {
         if slice.is_zero() {
             e.is_set()
         } else {
             e.wait_slice(slice)
         }
-    })?)))
+    })?))
 }
 
 impl NativeObj for EventObj {
@@ -819,7 +819,7 @@ fn to_cell(t: CType, v: &Value) -> PResult<u64> {
 
 fn from_cell(t: CType, bits: u64) -> Value {
     match t {
-        CType::F32 | CType::F64 => Value::Float(F64::new(f64::from_bits(bits))),
+        CType::F32 | CType::F64 => Value::float(f64::from_bits(bits)),
         CType::U64 if bits > i64::MAX as u64 => Value::from_bigint(BigInt::from(bits)),
         _ => Value::Int(bits as i64),
     }
@@ -900,7 +900,7 @@ fn v_acquire(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     match &v.lock {
         Some(l) => {
             let l = l.clone();
-            Ok(Value::Bool(B64::new(lock_acquire(vm, &l, block, timeout)?)))
+            Ok(Value::bool(lock_acquire(vm, &l, block, timeout)?))
         }
         None => Ok(Value::Bool(B64::True)),
     }
@@ -954,7 +954,7 @@ impl NativeObj for ValueObj {
         match &self.lock {
             Some(l) => {
                 let l = l.clone();
-                Ok(Value::Bool(B64::new(lock_acquire(vm, &l, true, None)?)))
+                Ok(Value::bool(lock_acquire(vm, &l, true, None)?))
             }
             None => ops::type_error(format!(
                 "'{}' object does not support the context manager protocol",
@@ -1158,7 +1158,7 @@ impl NativeObj for ArrayObj {
         match &self.lock {
             Some(l) => {
                 let l = l.clone();
-                Ok(Value::Bool(B64::new(lock_acquire(vm, &l, true, None)?)))
+                Ok(Value::bool(lock_acquire(vm, &l, true, None)?))
             }
             None => ops::type_error("'Array' object does not support the context manager protocol"),
         }

@@ -407,9 +407,7 @@ pub fn decode(b: &[u8]) -> Result<Value, WireError> {
                 let s = r.take(8)?;
                 let mut a = [0u8; 8];
                 a.copy_from_slice(s);
-                Some(Value::Float(F64::new(f64::from_bits(u64::from_le_bytes(
-                    a,
-                )))))
+                Some(Value::float(f64::from_bits(u64::from_le_bytes(a))))
             }
             T_STR => Some(Value::str(r.string()?)),
             T_LIST => {
@@ -567,7 +565,7 @@ mod tests {
             (Value::Int(2), Value::list(vec![Value::None])),
             (
                 Value::tuple(vec![Value::Int(1), Value::str("x")]),
-                Value::Float(F64::new(0.5)),
+                Value::float(0.5),
             ),
         ] {
             d.insert(hash_value(&k).ok().unwrap(), k, v);
@@ -586,10 +584,10 @@ mod tests {
             Value::Int(i64::MIN),
             big("123456789012345678901234567890"),
             big("-340282366920938463463374607431768211456"),
-            Value::Float(F64::new(1.5)),
-            Value::Float(F64::new(-0.0)),
-            Value::Float(F64::new(f64::INFINITY)),
-            Value::Float(F64::new(1e300)),
+            Value::float(1.5),
+            Value::float(-0.0),
+            Value::float(f64::INFINITY),
+            Value::float(1e300),
             Value::str(""),
             Value::str("héllo wörld ✓"),
             Value::list(vec![]),
@@ -618,7 +616,7 @@ mod tests {
 
     #[test]
     fn nan_and_exception_kind_survive() {
-        let b = encode(&Value::Float(F64::new(f64::NAN)), 10).unwrap();
+        let b = encode(&Value::float(f64::NAN), 10).unwrap();
         assert!(matches!(decode(&b).unwrap(), Value::Float(f) if f.get().is_nan()));
         let e = ExcObj::with_args(
             ExcKind::ZeroDivisionError,

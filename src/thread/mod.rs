@@ -174,7 +174,7 @@ fn t_join(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
             format!(
                 "thread {} did not finish within {} seconds",
                 h.name,
-                crate::ops::repr_plain(&Value::Float(F64::new(timeout.unwrap_or(0.0))))
+                crate::ops::repr_plain(&Value::float(timeout.unwrap_or(0.0)))
             ),
         );
     }
@@ -188,9 +188,7 @@ fn t_join(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 }
 
 fn t_is_alive(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(B64::new(
-        this::<ThreadObj>(a, "thread")?.0.is_alive(),
-    )))
+    Ok(Value::bool(this::<ThreadObj>(a, "thread")?.0.is_alive()))
 }
 
 impl NativeObj for ThreadObj {
@@ -214,7 +212,7 @@ impl NativeObj for ThreadObj {
             "is_alive" => bound("is_alive", t_is_alive, this),
             "name" => Value::str(self.0.name.clone()),
             "ident" => Value::Int(self.0.ident.load(Ordering::Relaxed) as i64),
-            "daemon" => Value::Bool(B64::new(self.0.daemon)),
+            "daemon" => Value::bool(self.0.daemon),
             _ => return None,
         })
     }
@@ -617,9 +615,7 @@ fn lock_acquire(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     if l.try_acquire() {
         return Ok(Value::Bool(B64::True));
     }
-    Ok(Value::Bool(B64::new(wait_on(vm, |i| {
-        l.acquire(blocking, t, i)
-    })?)))
+    Ok(Value::bool(wait_on(vm, |i| l.acquire(blocking, t, i))?))
 }
 fn lock_release(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     let l = LockObj::of(a)?;
@@ -627,7 +623,7 @@ fn lock_release(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::None)
 }
 fn lock_locked(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(B64::new(LockObj::of(a)?.0.locked())))
+    Ok(Value::bool(LockObj::of(a)?.0.locked()))
 }
 fn rlock_acquire(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let l = RLockObj::of(a)?.0.clone();
@@ -635,9 +631,7 @@ fn rlock_acquire(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let t = sync::lock_timeout(blocking, timeout).map_err(|e| sync_err(vm, e))?;
     // RLock records its owner by OS thread, so it must be called on this thread: the wait
     // below runs on this same thread (without the GIL), which is what `blocking` does.
-    Ok(Value::Bool(B64::new(wait_on(vm, |i| {
-        l.acquire(blocking, t, i)
-    })?)))
+    Ok(Value::bool(wait_on(vm, |i| l.acquire(blocking, t, i))?))
 }
 fn rlock_release(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     let l = RLockObj::of(a)?;
@@ -763,9 +757,7 @@ fn sem_acquire(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         );
     }
     let t = sync::wait_timeout(timeout);
-    Ok(Value::Bool(B64::new(wait_on(vm, |i| {
-        s.acquire(blocking, t, i)
-    })?)))
+    Ok(Value::bool(wait_on(vm, |i| s.acquire(blocking, t, i))?))
 }
 fn sem_release(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let s = SemObj::of(a)?;
@@ -839,9 +831,7 @@ fn cond_acquire(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let c = CondObj::of(a)?.0.clone();
     let (blocking, timeout) = acquire_args(a, kw)?;
     let t = sync::lock_timeout(blocking, timeout).map_err(|e| sync_err(vm, e))?;
-    Ok(Value::Bool(B64::new(wait_on(vm, |i| {
-        c.acquire(blocking, t, i)
-    })?)))
+    Ok(Value::bool(wait_on(vm, |i| c.acquire(blocking, t, i))?))
 }
 fn cond_release(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     CondObj::of(a)?.0.release().map_err(|e| sync_err(vm, e))?;
@@ -855,7 +845,7 @@ fn cond_wait(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         Some(v) => Some(float_arg(v)?),
     };
     let t = sync::wait_timeout(timeout);
-    Ok(Value::Bool(B64::new(wait_on(vm, |i| c.wait(t, i))?)))
+    Ok(Value::bool(wait_on(vm, |i| c.wait(t, i))?))
 }
 fn cond_wait_for(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let c = CondObj::of(a)?.0.clone();
@@ -926,9 +916,7 @@ impl NativeObj for CondObj {
     }
     fn enter(&self, vm: &mut Vm, _this: &Value) -> PResult<Value> {
         let c = self.0.clone();
-        Ok(Value::Bool(B64::new(wait_on(vm, |i| {
-            c.acquire(true, None, i)
-        })?)))
+        Ok(Value::bool(wait_on(vm, |i| c.acquire(true, None, i))?))
     }
     fn exit(&self, vm: &mut Vm, _exc: Option<&Arc<ExcObj>>) -> PResult<()> {
         self.0.release().map_err(|e| sync_err(vm, e))
@@ -955,7 +943,7 @@ fn event_clear(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::None)
 }
 fn event_is_set(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(B64::new(EventObj::of(a)?.0.is_set())))
+    Ok(Value::bool(EventObj::of(a)?.0.is_set()))
 }
 fn event_wait(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let e = EventObj::of(a)?.0.clone();
@@ -965,7 +953,7 @@ fn event_wait(vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
         Some(v) => Some(float_arg(v)?),
     };
     let t = sync::wait_timeout(timeout);
-    Ok(Value::Bool(B64::new(wait_on(vm, |i| e.wait(t, i))?)))
+    Ok(Value::bool(wait_on(vm, |i| e.wait(t, i))?))
 }
 
 impl NativeObj for EventObj {
@@ -1043,7 +1031,7 @@ impl NativeObj for BarrierObj {
             "abort" => bound("abort", barrier_abort, this),
             "parties" => Value::Int(self.0.parties() as i64),
             "n_waiting" => Value::Int(self.0.n_waiting() as i64),
-            "broken" => Value::Bool(B64::new(self.0.broken())),
+            "broken" => Value::bool(self.0.broken()),
             _ => return None,
         })
     }
@@ -1124,10 +1112,10 @@ fn queue_qsize(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     Ok(Value::Int(QueueObj::of(a)?.0.qsize() as i64))
 }
 fn queue_empty(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(B64::new(QueueObj::of(a)?.0.empty())))
+    Ok(Value::bool(QueueObj::of(a)?.0.empty()))
 }
 fn queue_full(_vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
-    Ok(Value::Bool(B64::new(QueueObj::of(a)?.0.full())))
+    Ok(Value::bool(QueueObj::of(a)?.0.full()))
 }
 fn queue_task_done(vm: &mut Vm, a: &[Value], _kw: Kw) -> PResult<Value> {
     QueueObj::of(a)?
@@ -1178,8 +1166,8 @@ fn gil_stats(vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
         let mut d = DictTable::new();
         for (k, v) in [
             ("name", Value::str(t.name.clone())),
-            ("hold_seconds", Value::Float(F64::new(t.hold_seconds))),
-            ("wait_seconds", Value::Float(F64::new(t.wait_seconds))),
+            ("hold_seconds", Value::float(t.hold_seconds)),
+            ("wait_seconds", Value::float(t.wait_seconds)),
             ("instructions", Value::Int(t.instructions as i64)),
         ] {
             let key = Value::str(k);
@@ -1191,7 +1179,7 @@ fn gil_stats(vm: &mut Vm, _a: &[Value], _kw: Kw) -> PResult<Value> {
     for (k, v) in [
         ("switches", Value::Int(s.switches as i64)),
         ("drop_requests", Value::Int(s.drop_requests as i64)),
-        ("interval", Value::Float(F64::new(vm.rt.switch_interval()))),
+        ("interval", Value::float(vm.rt.switch_interval())),
         ("threads", Value::list(threads)),
     ] {
         let key = Value::str(k);

@@ -365,7 +365,7 @@ impl Vm {
                     None => (b.func)(self, &args, &kwargs),
                 }
             }
-            Value::Type(t) => crate::builtins::construct(self, (*t).get(), &args, &kwargs),
+            Value::Type(t) => crate::builtins::construct(self, t.get(), &args, &kwargs),
             Value::Native(n) => {
                 let n = n.clone();
                 match n.0.call(self, func, &args, &kwargs) {

@@ -476,7 +476,7 @@ impl Vm {
                         }
                         continue;
                     }
-                    self.stack.push_fast(Value::Bool(B64::new(r)));
+                    self.stack.push_fast(Value::bool(r));
                 }};
             }
 
@@ -802,7 +802,7 @@ impl Vm {
                             let r = match callee {
                                 Ok(f) => tri!(f(self, args, &[])),
                                 Err(t) => {
-                                    tri!(crate::builtins::construct(self, (t).get(), args, &[]))
+                                    tri!(crate::builtins::construct(self, t.get(), args, &[]))
                                 }
                             };
                             discard(arg);
@@ -1132,7 +1132,7 @@ impl Vm {
                     }
                     Instr::Not => {
                         let a = pop!();
-                        self.stack.push_fast(Value::Bool(B64::new(!a.truthy())));
+                        self.stack.push_fast(Value::bool(!a.truthy()));
                     }
                     Instr::Lt | Instr::Le | Instr::Gt | Instr::Ge => {
                         let n = self.stack.len();
@@ -1147,7 +1147,7 @@ impl Vm {
                             };
                             discard(pop!());
                             let slot = self.stack.last_mut().unwrap();
-                            discard(std::mem::replace(slot, Value::Bool(B64::new(r))));
+                            discard(std::mem::replace(slot, Value::bool(r)));
                             continue;
                         }
                         let b = pop!();
@@ -1168,7 +1168,7 @@ impl Vm {
                             };
                             tri!(ops::compare(k, &a, &b))
                         };
-                        self.stack.push_fast(Value::Bool(B64::new(r)));
+                        self.stack.push_fast(Value::bool(r));
                     }
                     Instr::Eq | Instr::Ne => {
                         let n = self.stack.len();
@@ -1178,17 +1178,17 @@ impl Vm {
                         };
                         self.stack.truncate(n - 2);
                         self.stack
-                            .push(Value::Bool(B64::new(same == matches!(instr, Instr::Eq))));
+                            .push(Value::bool(same == matches!(instr, Instr::Eq)));
                     }
                     Instr::Is => {
                         let b = pop!();
                         let a = pop!();
-                        self.stack.push_fast(Value::Bool(B64::new(a.is(&b))));
+                        self.stack.push_fast(Value::bool(a.is(&b)));
                     }
                     Instr::IsNot => {
                         let b = pop!();
                         let a = pop!();
-                        self.stack.push_fast(Value::Bool(B64::new(!a.is(&b))));
+                        self.stack.push_fast(Value::bool(!a.is(&b)));
                     }
                     Instr::In | Instr::NotIn => {
                         let n = self.stack.len();
@@ -1518,7 +1518,7 @@ impl Vm {
                             // `str(x)`, `int(s)`, `list(it)` …: no argument vector either.
                             let t = *t;
                             let r = tri!(self.call_with_stack_args(fidx + 1, |vm, args| {
-                                crate::builtins::construct(vm, (t).get(), args, &[])
+                                crate::builtins::construct(vm, t.get(), args, &[])
                             }));
                             self.stack.push_fast(r);
                             continue;
@@ -1673,7 +1673,7 @@ impl Vm {
                             Value::Exc(e) => tri!(exc_matches(e.kind, &t)),
                             _ => false,
                         };
-                        self.stack.push_fast(Value::Bool(B64::new(r)));
+                        self.stack.push_fast(Value::bool(r));
                     }
                     Instr::SetupWith => {
                         let m = pop!();
@@ -2099,9 +2099,7 @@ impl Vm {
                         .unwrap_or(Value::None))
                 }
                 "__suppress_context__" => {
-                    return Ok(Value::Bool(B64::new(
-                        e.suppress_context.load(Ordering::Relaxed),
-                    )))
+                    return Ok(Value::bool(e.suppress_context.load(Ordering::Relaxed)))
                 }
                 _ => {
                     let attrs = e.attrs.lock();
@@ -2114,7 +2112,7 @@ impl Vm {
                 if name == "__name__" {
                     return Ok(Value::str(t.get().name()));
                 }
-                if let Some(v) = crate::builtins::methods::lookup_type_attr((*t).get(), name) {
+                if let Some(v) = crate::builtins::methods::lookup_type_attr(t.get(), name) {
                     return Ok(v);
                 }
                 return err(
