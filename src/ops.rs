@@ -169,10 +169,6 @@ pub fn str_concat(x: &StrObj, y: &StrObj) -> Value {
     Value::str_known(s, x.ascii && y.ascii)
 }
 
-/// `a += b` (or `a = a + b`) for two strs, in place when `a` holds the only reference to its
-/// string (CPython's trick: the dispatch loop first drops the local that is about to be
-/// overwritten), so that building a string piece by piece is linear, not quadratic.
-/// `a` must be a str.
 /// Before `a + b` whose result goes straight back into the local `slot`: drop the local's
 /// reference if it is the same string as `a` (it is about to be overwritten anyway), so that
 /// [`str_append`] may find `a` unique.
@@ -185,6 +181,10 @@ pub fn release_target(stack: &mut [Value], top: usize, slot: usize) {
     }
 }
 
+/// `a += b` (or `a = a + b`) for two strs, in place when `a` holds the only reference to its
+/// string (CPython's trick: the dispatch loop first drops the local that is about to be
+/// overwritten, see [`release_target`]), so that building a string piece by piece is linear,
+/// not quadratic. `a` must be a str.
 #[inline(never)]
 pub fn str_append(a: &mut Value, b: &StrObj) {
     let Value::Str(x) = a else {

@@ -1538,11 +1538,15 @@ fn list_clear(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
 fn dict_get(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {
     let d = recv_dict(a, "get")?;
     args::positional("dict.get", "get", &a[1..], kw, 1, 2)?;
-    let h = hash_value(&a[1])?;
-    Ok(d.table
-        .lock()
-        .get(h, &a[1])
-        .unwrap_or_else(|| a.get(2).cloned().unwrap_or(Value::None)))
+    dict_get_or(d, &a[1], || a.get(2).cloned().unwrap_or(Value::None))
+}
+
+/// `d.get(k, default)` once the arguments are checked: the value of `k`, else `default()`
+/// (also the dispatch loop's inline `d.get`).
+pub fn dict_get_or(d: &DictObj, k: &Value, default: impl FnOnce() -> Value) -> PResult<Value> {
+    let h = hash_value(k)?;
+    let found = d.table.lock().get(h, k);
+    Ok(found.unwrap_or_else(default))
 }
 
 fn dict_keys(_vm: &mut Vm, a: &[Value], kw: Kw) -> PResult<Value> {

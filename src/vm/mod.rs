@@ -431,10 +431,14 @@ impl Vm {
                 };
             }
             // Give the frame its function back (before a call or anything that inspects it).
+            // (With an ip: the frame's ip too, in the same access.)
             macro_rules! restore {
-                () => {{
-                    // The slot is empty (taken at the top of this loop): no drop check.
-                    let old = self.frames[fi].func.replace(func);
+                ($($ip:expr)?) => {{
+                    // This frame is the top one. Its function slot is empty (taken at the top
+                    // of this loop): no drop check.
+                    let top = self.frames.last_mut().expect("run: no frame");
+                    $(top.ip = $ip;)?
+                    let old = top.func.replace(func);
                     debug_assert!(old.is_none());
                     std::mem::forget(old);
                 }};
@@ -557,6 +561,33 @@ impl Vm {
                             }
                         }
                     }
+                }};
+            }
+
+            // The result of a built-in method: a call used as a statement (`xs.sort()`) drops
+            // it here and skips the Pop that follows.
+            macro_rules! method_result {
+                ($r:expr) => {{
+                    let r: Value = $r;
+                    if let Some(Instr::Pop) = instrs.get(ip) {
+                        discard(r);
+                        ip += 1;
+                    } else {
+                        self.stack.push_fast(r);
+                    }
+                }};
+            }
+
+            // `s = s + t` / `s += t` with the str `s` on top of the stack: append `t` in place
+            // when `s` is the last reference (the local the result goes to gives up its own).
+            macro_rules! append_str_top {
+                ($y:expr) => {{
+                    if let Instr::StoreFast(t) = instrs[ip] {
+                        let top = self.stack.len() - 1;
+                        ops::release_target(&mut self.stack, top, locals_base + t as usize);
+                    }
+                    let a = self.stack.last_mut().expect("stack underflow");
+                    ops::str_append(a, $y);
                 }};
             }
 
@@ -884,11 +915,7 @@ impl Vm {
                                 };
                                 l.items.lock().push(x);
                                 drop(recv);
-                                if let Some(Instr::Pop) = instrs.get(ip) {
-                                    ip += 1;
-                                } else {
-                                    self.stack.push_fast(Value::None);
-                                }
+                                method_result!(Value::None);
                                 continue;
                             }
                             if id == methods::DICT_GET && (argc == 1 || argc == 2) {
@@ -900,21 +927,14 @@ impl Vm {
                                 let Value::Dict(d) = &recv else {
                                     unreachable!("dict.get id on a non-dict")
                                 };
-                                let h = tri!(hash_value(&k));
-                                let found = d.table.lock().get(h, &k);
-                                self.stack.push_fast(found.unwrap_or(default));
+                                let r = tri!(methods::dict_get_or(d, &k, || default));
+                                self.stack.push_fast(r);
                                 continue;
                             }
                             if let Some(func) = methods::method_fn(id) {
                                 save_ip!();
                                 let r = tri!(self.call_native_from_stack(func, fidx + 1));
-                                if let Some(Instr::Pop) = instrs.get(ip) {
-                                    // `xs.append(x)` as a statement: drop the result here.
-                                    discard(r);
-                                    ip += 1;
-                                } else {
-                                    self.stack.push_fast(r);
-                                }
+                                method_result!(r);
                                 continue;
                             }
                         }
@@ -1032,13 +1052,7 @@ impl Vm {
                             }
                         }
                         if let (Value::Str(_), Value::Str(y)) = (&*a, &b) {
-                            // `s = s + t`: append in place when this is the last reference.
-                            if let Instr::StoreFast(t) = instrs[ip] {
-                                let top = self.stack.len() - 1;
-                                ops::release_target(&mut self.stack, top, locals_base + t as usize);
-                            }
-                            let a = self.stack.last_mut().expect("stack underflow");
-                            ops::str_append(a, y);
+                            append_str_top!(y);
                             continue;
                         }
                         let a = pop!();
@@ -1090,15 +1104,9 @@ impl Vm {
                         if let (Instr::Inplace(0), Value::Str(_), Value::Str(_)) =
                             (instr, &self.stack[n - 2], &self.stack[n - 1])
                         {
-                            // `s += t`: append in place when this is the last reference.
                             let b = pop!();
-                            if let Instr::StoreFast(t) = instrs[ip] {
-                                let top = self.stack.len() - 1;
-                                ops::release_target(&mut self.stack, top, locals_base + t as usize);
-                            }
-                            let a = self.stack.last_mut().expect("stack underflow");
                             if let Value::Str(y) = &b {
-                                ops::str_append(a, y);
+                                append_str_top!(y);
                             }
                             continue;
                         }
@@ -1178,7 +1186,7 @@ impl Vm {
                         };
                         self.stack.truncate(n - 2);
                         self.stack
-                            .push(Value::bool(same == matches!(instr, Instr::Eq)));
+                            .push_fast(Value::bool(same == matches!(instr, Instr::Eq)));
                     }
                     Instr::Is => {
                         let b = pop!();
@@ -1487,14 +1495,10 @@ impl Vm {
                             let (np, nd) = (f.argcount as usize, f.defaults.len());
                             if argc as usize <= np && argc as usize + nd >= np && f.plain_positional
                             {
-                                // This frame (the top one) keeps its ip, for the callee's
-                                // traceback, and gets its function back; the count of
-                                // instructions just goes on in `executed`.
-                                let top = self.frames.last_mut().expect("run: no frame");
-                                top.ip = ip;
-                                let old = top.func.replace(func);
-                                debug_assert!(old.is_none());
-                                std::mem::forget(old);
+                                // This frame keeps its ip, for the callee's traceback, and
+                                // gets its function back; the count of instructions just goes
+                                // on in `executed`.
+                                restore!(ip);
                                 if let Err(e) = self.enter_from_stack(argc as usize) {
                                     unwind_or_exit!(e, true);
                                 }
@@ -1566,7 +1570,6 @@ impl Vm {
                         do_return!(v);
                     }
                     Instr::Yield => {
-                        flush_seg!();
                         let v = pop!();
                         save_ip!();
                         restore!();
@@ -1757,7 +1760,6 @@ impl Vm {
             };
 
             // An instruction raised `error`: find a handler, unwinding frames as needed.
-            flush_seg!();
             save_ip!();
             restore!();
             unwind_or_exit!(error, add_tb);
