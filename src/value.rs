@@ -49,8 +49,8 @@ pub enum Value {
     Unbound,
 }
 
-// Every payload of `Value` is one 64-bit word: an `i64`, an `Arc` pointer, or one of these two
-// wrappers (and `TypeKind` is `repr(u64)`). With that, rustc lays `Value` out as a *scalar pair*
+// Every payload of `Value` is one 64-bit word: an `i64`, an `Arc` pointer, or one of the
+// wrappers below (`B64`, `F64`, `TypeWord`). With that, rustc lays `Value` out as a *scalar pair*
 // (tag word, payload word): it moves a value as two register-sized loads and stores, passes and
 // returns it in two registers, and never copies it through a stack temporary. With a `bool`
 // or `f64` payload it is an opaque 16-byte aggregate instead, copied with vector moves: a
@@ -605,13 +605,11 @@ pub struct GlobalSlot {
 
 pub struct Function {
     pub code: Arc<Code>,
-    /// What every call of the function reads of its code, copied here so that a call does
-    /// not have to go through `code` first (one dependent load fewer): `code.argcount`,
-    /// `code.nlocals()`, `code.plain_positional()`, whether the code creates cells, and its
-    /// instructions.
+    // What every call and frame switch reads of `code`, copied here (by `Function::new`) so
+    // that it is one load away, not two: `code.argcount`, `code.nlocals()`,
+    // `code.instrs`, `code.plain_positional()` and whether the code creates cells.
     pub argcount: u32,
     pub nlocals: u32,
-    /// `code.instrs`, which the dispatch loop reads at every frame switch.
     pub instrs: Arc<[crate::bytecode::Instr]>,
     pub plain_positional: bool,
     pub has_cells: bool,

@@ -109,15 +109,29 @@ struct Registry {
     by_type: Vec<Vec<Value>>,
 }
 
-fn type_tag(v: &Value) -> Option<(u8, Table, &'static str)> {
+/// The method tables by type tag (see `method_table_tag`), with the name of the type.
+const TABLES: [(Table, &str); 7] = [
+    (STR_METHODS, "str"),
+    (LIST_METHODS, "list"),
+    (DICT_METHODS, "dict"),
+    (SET_METHODS, "set"),
+    (TUPLE_METHODS, "tuple"),
+    (EXC_METHODS, "BaseException"),
+    (RANGE_METHODS, "range"),
+];
+
+/// Which method table `v`'s type has: its index in `TABLES`, also the high bits of a method
+/// id from `lookup_id` (None: a type without built-in methods).
+#[inline(always)]
+pub fn method_table_tag(v: &Value) -> Option<u8> {
     Some(match v {
-        Value::Str(_) => (0, STR_METHODS, "str"),
-        Value::List(_) => (1, LIST_METHODS, "list"),
-        Value::Dict(_) => (2, DICT_METHODS, "dict"),
-        Value::Set(_) => (3, SET_METHODS, "set"),
-        Value::Tuple(_) => (4, TUPLE_METHODS, "tuple"),
-        Value::Exc(_) => (5, EXC_METHODS, "BaseException"),
-        Value::Range(_) => (6, RANGE_METHODS, "range"),
+        Value::Str(_) => 0,
+        Value::List(_) => 1,
+        Value::Dict(_) => 2,
+        Value::Set(_) => 3,
+        Value::Tuple(_) => 4,
+        Value::Exc(_) => 5,
+        Value::Range(_) => 6,
         _ => return None,
     })
 }
@@ -125,44 +139,26 @@ fn type_tag(v: &Value) -> Option<(u8, Table, &'static str)> {
 fn registry() -> &'static Registry {
     static R: OnceLock<Registry> = OnceLock::new();
     R.get_or_init(|| {
-        let mut by_type = Vec::new();
-        for (table, owner) in [
-            (STR_METHODS, "str"),
-            (LIST_METHODS, "list"),
-            (DICT_METHODS, "dict"),
-            (SET_METHODS, "set"),
-            (TUPLE_METHODS, "tuple"),
-            (EXC_METHODS, "BaseException"),
-            (RANGE_METHODS, "range"),
-        ] {
-            let methods = table
-                .iter()
-                .map(|(name, f)| {
-                    Value::Builtin(Arc::new(Builtin {
-                        name,
-                        func: *f,
-                        method: true,
-                        bound: None,
-                        owner: Some(owner),
-                    }))
-                })
-                .collect();
-            by_type.push(methods);
-        }
+        let by_type = TABLES
+            .iter()
+            .map(|&(table, owner)| {
+                table
+                    .iter()
+                    .map(|(name, f)| {
+                        Value::Builtin(Arc::new(Builtin {
+                            name,
+                            func: *f,
+                            method: true,
+                            bound: None,
+                            owner: Some(owner),
+                        }))
+                    })
+                    .collect()
+            })
+            .collect();
         Registry { by_type }
     })
 }
-
-/// The method tables by type tag (see `type_tag`).
-const TABLES: [Table; 7] = [
-    STR_METHODS,
-    LIST_METHODS,
-    DICT_METHODS,
-    SET_METHODS,
-    TUPLE_METHODS,
-    EXC_METHODS,
-    RANGE_METHODS,
-];
 
 /// The position of method `name` in `table`.
 #[inline(always)]
@@ -177,8 +173,8 @@ fn position(table: Table, name: &str) -> Option<usize> {
 /// The method `name` of `v`'s type, as an unbound method builtin (receiver = first argument).
 #[inline]
 pub fn lookup(v: &Value, name: &str) -> Option<Value> {
-    let (tag, table, _) = type_tag(v)?;
-    let i = position(table, name)?;
+    let tag = method_table_tag(v)?;
+    let i = position(TABLES[tag as usize].0, name)?;
     Some(registry().by_type[tag as usize][i].clone())
 }
 
@@ -186,8 +182,8 @@ pub fn lookup(v: &Value, name: &str) -> Option<Value> {
 /// the stack: no reference counting on the way to the call).
 #[inline]
 pub fn lookup_id(v: &Value, name: &str) -> Option<u32> {
-    let (tag, table, _) = type_tag(v)?;
-    let i = position(table, name)?;
+    let tag = method_table_tag(v)?;
+    let i = position(TABLES[tag as usize].0, name)?;
     Some(((tag as u32) << 8) | i as u32)
 }
 
@@ -196,17 +192,10 @@ pub fn lookup_id(v: &Value, name: &str) -> Option<u32> {
 pub const LIST_APPEND: u32 = 1 << 8;
 pub const DICT_GET: u32 = 2 << 8;
 
-/// The type tag that `lookup_id` puts in the high bits of an id: which method table `v`'s type
-/// has (None: a type without built-in methods).
-#[inline(always)]
-pub fn method_table_tag(v: &Value) -> Option<u8> {
-    type_tag(v).map(|(tag, _, _)| tag)
-}
-
 /// The function of a method id from `lookup_id`.
 #[inline(always)]
 pub fn method_fn(id: u32) -> Option<BuiltinFnPtr> {
-    let table = TABLES.get((id >> 8) as usize)?;
+    let (table, _) = TABLES.get((id >> 8) as usize)?;
     table.get((id & 0xff) as usize).map(|m| m.1)
 }
 
@@ -554,8 +543,8 @@ fn join_strs(sep: &StrObj, items: &[Value]) -> PResult<Value> {
         }
     }
     crate::ops::check_size(len as u128)?;
-    // Built as a String (whose push is a capacity check and a copy) and then handed over
-    // without copying when it is longer than a StrBuf holds inline.
+    // Built as a String, whose push is a capacity check and a copy (a StrBuf's push does
+    // more); a long one keeps its buffer as the new str's.
     let mut out = String::with_capacity(len);
     for (i, x) in items.iter().enumerate() {
         if i > 0 {
@@ -565,7 +554,7 @@ fn join_strs(sep: &StrObj, items: &[Value]) -> PResult<Value> {
             out.push_str(&t.s);
         }
     }
-    Ok(Value::str_known(StrBuf::from_string(out), ascii))
+    Ok(Value::str_known(out, ascii))
 }
 
 fn strip_common(a: &[Value], kw: Kw, name: &str, left: bool, right: bool) -> PResult<Value> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::push::PushFast;
 use super::{Frame, GenState, Vm};
 use crate::dict::{hash_value, DictTable};
-use crate::exceptions::{ExcKind, ExcObj};
+use crate::exceptions::ExcKind;
 use crate::ops::{err, type_error};
 use crate::value::*;
 
@@ -203,14 +203,13 @@ impl Vm {
                 let Value::Func(f) = std::mem::replace(&mut self.stack[fidx], Value::None) else {
                     unreachable!()
                 };
-                let code = &f.code;
-                let (argcount, kwonly) = (code.argcount as usize, code.kwonlycount as usize);
+                let (argcount, kwonly) = (f.argcount as usize, f.code.kwonlycount as usize);
                 // The positional arguments already sit in their slots (from fidx + 1). The
                 // other locals start unbound; each keyword value moves from where it was
                 // passed to its parameter's slot (through the top of the stack, as the two
                 // sets of slots may overlap).
                 let base = fidx + 1;
-                for _ in argc..code.nlocals() {
+                for _ in argc..f.nlocals as usize {
                     self.stack.push_fast(Value::Unbound);
                 }
                 // Keywords passed in their parameters' order right after the positional
@@ -327,17 +326,12 @@ impl Vm {
                     return err(ExcKind::RecursionError, "maximum recursion depth exceeded");
                 }
                 let depth = self.frames.len();
-                let code = &f.code;
-                if kwargs.is_empty()
-                    && args.len() == code.argcount as usize
-                    && code.plain_positional()
-                {
+                if kwargs.is_empty() && args.len() == f.argcount as usize && f.plain_positional {
                     // `key=lambda v: ...`, `map(f, xs)`: the arguments become the first
                     // locals directly (no binding vector).
                     let base = self.stack.len();
-                    let nlocals = code.nlocals();
                     self.stack.extend(args);
-                    for _ in code.argcount as usize..nlocals {
+                    for _ in f.argcount..f.nlocals {
                         self.stack.push_fast(Value::Unbound);
                     }
                     self.enter_frame(f, base, base);
@@ -549,11 +543,6 @@ pub fn bind_args<K: AsRef<str>>(
     Ok(slots)
 }
 
-#[allow(dead_code)]
-fn _exc(e: Arc<ExcObj>) -> Arc<ExcObj> {
-    e
-}
-
 /// Where the keyword arguments `names` of a call with `npos` positional arguments go among
 /// the locals of `f`, if the fast path of `call_kw_from_stack` can bind them: a plain function
 /// (no `*args`, `**kw`, not a generator), each name one of its parameters not already passed
@@ -659,7 +648,7 @@ impl KwSites {
         }
     }
 
-    fn store(&mut self, names: &Arc<TupleObj>, f: &Function, npos: usize, pos: [u8; 8]) {
+    fn store(&mut self, names: &Arc<TupleObj>, f: &Function, npos: usize, pos: [u8; Self::MAX_KW]) {
         self.entries[Self::slot(names)] = Some(KwSite {
             names: names.clone(),
             code: f.code.clone(),
