@@ -382,9 +382,6 @@ pub fn fstring_field(
         Some(Value::Str(spec)) => {
             if let Value::Int(i) = v {
                 // The common `{i:5}` / `{i:05d}`: formatted straight into the new str.
-                if let Some((zero, width)) = simple_int_spec(&spec.s) {
-                    return Ok(Value::str_known(pad_i64(i, zero, width), true));
-                }
                 if let Ok(fs) = parse_spec(&spec.s) {
                     let mut out = crate::value::StrBuf::new();
                     if format_i64_decimal_into(i, &fs, &mut out).is_ok() {
@@ -397,44 +394,6 @@ pub fn fstring_field(
         }
         _ => ops::str_value_checked(&v),
     }
-}
-
-/// (zero flag, width) of an int format spec that is at most an optional `0`, one or two
-/// width digits and an optional `d` (`5`, `05d`, `3d`): the ones f-strings use most, formatted
-/// without building a `FormatSpec`. None for anything else.
-fn simple_int_spec(spec: &str) -> Option<(bool, usize)> {
-    let b = spec.as_bytes();
-    let b = b.strip_suffix(b"d").unwrap_or(b);
-    let (zero, digits) = match b {
-        [b'0', rest @ ..] if !rest.is_empty() => (true, rest),
-        _ => (false, b),
-    };
-    if digits.is_empty() || digits.len() > 2 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let width = digits.iter().fold(0, |w, d| w * 10 + (d - b'0') as usize);
-    Some((zero, width))
-}
-
-/// `i` right-aligned in `width` columns, padded with spaces before the sign or, with the `0`
-/// flag, with zeros after it (`-0042`).
-fn pad_i64(i: i64, zero: bool, width: usize) -> crate::value::StrBuf {
-    let mut digits = itoa::Buffer::new();
-    let digits = digits.format(i.unsigned_abs());
-    let len = digits.len() + (i < 0) as usize;
-    let pad = width.saturating_sub(len);
-    let mut out = crate::value::StrBuf::with_capacity(len + pad);
-    if !zero {
-        out.extend(std::iter::repeat_n(' ', pad));
-    }
-    if i < 0 {
-        out.push('-');
-    }
-    if zero {
-        out.extend(std::iter::repeat_n('0', pad));
-    }
-    out.push_str(digits);
-    out
 }
 
 /// The BuildString instruction: the concatenation of the pieces of an f-string: strs, and
@@ -505,12 +464,45 @@ fn get_integer<T: Copy + Into<char>>(c: &[T], pos: &mut usize) -> Result<Option<
 /// Parse a format spec (CPython's `parse_internal_render_format_spec`). `Err` is a ValueError
 /// message such as `Format specifier missing precision` or `Cannot specify ',' with 'c'.`.
 pub fn parse_spec(spec: &str) -> Result<FormatSpec, String> {
+    if let Some(fs) = parse_simple_spec(spec.as_bytes()) {
+        return Ok(fs);
+    }
     if spec.is_ascii() {
         // Bytes are characters: no decoding.
         return parse_spec_in(spec, spec.as_bytes());
     }
     let c: smallvec::SmallVec<[char; 16]> = spec.chars().collect();
     parse_spec_in(spec, &c)
+}
+
+/// [`parse_spec`] of the specs f-strings use most, an optional `0` flag, a one- or two-digit
+/// width and an optional `d` (`5`, `05d`, `3d`), without the general parser's walk. None for
+/// anything else.
+#[inline]
+fn parse_simple_spec(b: &[u8]) -> Option<FormatSpec> {
+    let (b, ty) = match b.strip_suffix(b"d") {
+        Some(b) => (b, Some('d')),
+        None => (b, None),
+    };
+    let (zero, digits) = match b {
+        [b'0', rest @ ..] if !rest.is_empty() => (true, rest),
+        _ => (false, b),
+    };
+    // (A lone `0` is the flag with no width: the general parser's case.)
+    if digits.is_empty()
+        || digits == b"0"
+        || digits.len() > 2
+        || !digits.iter().all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    let width = digits.iter().fold(0, |w, d| w * 10 + (d - b'0') as usize);
+    Some(FormatSpec {
+        zero,
+        width: Some(width),
+        ty,
+        ..FormatSpec::default()
+    })
 }
 
 /// [`parse_spec`] over the characters of `spec` (its bytes when it is ASCII).
@@ -811,6 +803,33 @@ fn format_i64_decimal_into(
         || spec.no_neg_zero
     {
         return Err(String::new());
+    }
+    if spec.fill.is_none()
+        && spec.align.is_none()
+        && spec.sign.is_none()
+        && !spec.alternate
+        && spec.grouping.is_none()
+    {
+        // Right-aligned in the width, with `-` only, as `{i:5}` and `{i:05d}` have it: spaces
+        // before the sign or, with the `0` flag, zeros after it (`-0042`). Written directly,
+        // without the general renderer.
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(v.unsigned_abs());
+        let len = digits.len() + (v < 0) as usize;
+        let pad = spec.width.unwrap_or(0).saturating_sub(len);
+        out.reserve_text(len + pad);
+        let padding = if spec.zero { '0' } else { ' ' };
+        if !spec.zero {
+            (0..pad).for_each(|_| out.push_char(padding));
+        }
+        if v < 0 {
+            out.push_char('-');
+        }
+        if spec.zero {
+            (0..pad).for_each(|_| out.push_char(padding));
+        }
+        out.push_text(digits);
+        return Ok(());
     }
     let (fill, align) = spec.fill_align('>');
     let group = grouping_of(spec, 10);
@@ -2025,6 +2044,19 @@ mod tests {
     //! prints the tables; `gen.py big` prints ~55 000 cases, including random specs and
     //! %-formats, that this code also passes).
     use super::*;
+
+    #[test]
+    fn simple_specs_parse_as_the_general_parser_does() {
+        for spec in ["5", "05", "05d", "3d", "10", "010d", "99", "1"] {
+            let fast = parse_simple_spec(spec.as_bytes()).expect(spec);
+            assert_eq!(Ok(fast), parse_spec_in(spec, spec.as_bytes()), "{spec}");
+        }
+        for spec in [
+            "", "d", "0", "0d", "00", "00d", "123", "x5", "5x", "+5", ">5", "5,", "05.2",
+        ] {
+            assert_eq!(parse_simple_spec(spec.as_bytes()), None, "{spec}");
+        }
+    }
     use num_traits::ToPrimitive;
     use std::borrow::Cow;
 
